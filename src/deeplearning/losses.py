@@ -1,0 +1,167 @@
+"""Loss functions: `MSELoss` and `CrossEntropyLoss` (softmax fused), and `log_softmax`.
+
+A loss is the end of the chain: ``forward(prediction, target)`` returns the loss as a Python
+float and keeps what ``backward()`` needs; ``backward()`` takes no argument (dL/dL = 1) and
+returns dL/d(prediction), with the prediction's shape and dtype.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .neural_net import Array
+
+_T = TypeVar("_T")
+
+
+def log_softmax(z: Array, axis: int = -1) -> Array:
+    """Numerically stable ``log(softmax(z))`` along ``axis``.
+
+    Uses the log-sum-exp trick: with ``m = max(z)``,
+    ``log_softmax(z) = z - m - log(sum(exp(z - m)))``. Every ``z - m`` is <= 0, so ``exp``
+    cannot overflow, and the largest term is exp(0) = 1, so the log never sees 0.
+    """
+    shifted = z - np.max(z, axis=axis, keepdims=True)
+    # exp of a very negative number underflows to 0, which is then the exact answer.
+    with np.errstate(under="ignore"):
+        sum_exp = np.sum(np.exp(shifted), axis=axis, keepdims=True)
+    out: Array = shifted - np.log(sum_exp)
+    return out
+
+
+def softmax(z: Array, axis: int = -1) -> Array:
+    """Numerically stable ``softmax(z) = exp(z) / sum(exp(z))`` along ``axis``."""
+    with np.errstate(under="ignore"):
+        out: Array = np.exp(log_softmax(z, axis=axis))
+    return out
+
+
+class _Loss:
+    """What every loss shares: a name for messages and the check that forward ran."""
+
+    def _saved(self, value: _T | None) -> _T:
+        if value is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward was called before forward: compute the loss "
+                "with forward(prediction, target) first."
+            )
+        return value
+
+    def __call__(self, prediction: Array, target: ArrayLike) -> float:
+        return self.forward(prediction, target)
+
+    def forward(self, prediction: Array, target: ArrayLike) -> float:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class MSELoss(_Loss):
+    """Mean squared error over all elements.
+
+    ``L = mean((prediction - target) ** 2)``;  ``dL/d(prediction) = 2 (prediction - target) / n``
+    where ``n`` is the number of elements. ``prediction`` and ``target`` have the same shape.
+    """
+
+    def __init__(self) -> None:
+        self._diff: Array | None = None
+
+    def forward(self, prediction: Array, target: ArrayLike) -> float:
+        prediction = np.asarray(prediction)
+        target = np.asarray(target)
+        if prediction.shape != target.shape:
+            raise ValueError(
+                f"MSELoss expected prediction and target of the same shape but got "
+                f"{prediction.shape} and {target.shape}. Reshape the target to match, e.g. "
+                "target.reshape(prediction.shape)."
+            )
+        diff = prediction - target.astype(prediction.dtype, copy=False)
+        self._diff = diff
+        return float(np.mean(diff * diff))
+
+    def backward(self) -> Array:
+        diff = self._saved(self._diff)
+        grad: Array = diff * (2.0 / diff.size)
+        return grad.astype(diff.dtype, copy=False)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax followed by the negative log-likelihood, fused, averaged over the batch.
+
+    ``logits`` has shape (N, C). ``targets`` is either integer class labels of shape (N,) with
+    values in [0, C), or class probabilities of shape (N, C) whose rows sum to 1.
+
+    With ``p = softmax(logits)`` and one-hot (or probability) targets ``t``::
+
+        L = -(1/N) * sum_n sum_c t[n, c] * log p[n, c]
+        dL/dlogits = (p * sum_c t[n, c] - t) / N      (= (p - t) / N when rows of t sum to 1)
+
+    The log-probabilities come from `log_softmax`, so the loss and its gradient stay finite for
+    logits of any magnitude.
+    """
+
+    def __init__(self) -> None:
+        self._probs: Array | None = None
+        self._targets: Array | None = None
+
+    def forward(self, prediction: Array, target: ArrayLike) -> float:
+        logits = np.asarray(prediction)
+        targets = np.asarray(target)
+        if logits.ndim != 2:
+            raise ValueError(
+                f"CrossEntropyLoss expected logits of shape (N, C) but got {logits.shape}."
+            )
+        n, num_classes = logits.shape
+        if targets.shape[:1] != (n,):
+            raise ValueError(
+                f"CrossEntropyLoss got {n} rows of logits but targets of shape "
+                f"{targets.shape}: the batch sizes must agree."
+            )
+        log_probs = log_softmax(logits)
+        if targets.ndim == 1:
+            _check_labels(targets, num_classes)
+            loss = -np.mean(log_probs[np.arange(n), targets])
+        elif targets.shape == logits.shape:
+            targets = targets.astype(logits.dtype, copy=False)
+            loss = -np.sum(targets * log_probs) / n
+        else:
+            raise ValueError(
+                f"CrossEntropyLoss expected targets of shape ({n},) (class labels) or "
+                f"{logits.shape} (class probabilities) but got {targets.shape}."
+            )
+        with np.errstate(under="ignore"):
+            self._probs = np.exp(log_probs)
+        self._targets = targets
+        return float(loss)
+
+    def backward(self) -> Array:
+        probs = self._saved(self._probs)
+        targets = self._saved(self._targets)
+        n = probs.shape[0]
+        grad: Array
+        if targets.ndim == 1:
+            grad = probs.copy()
+            grad[np.arange(n), targets] -= 1
+        else:
+            grad = probs * targets.sum(axis=1, keepdims=True) - targets
+        grad /= n
+        return grad
+
+
+def _check_labels(labels: Array, num_classes: int) -> None:
+    """Check that labels are integers in [0, num_classes)."""
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(
+            f"class labels must be integers but got dtype {labels.dtype}. Convert them with "
+            "labels.astype(np.int64), or pass class probabilities of shape (N, C)."
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)]
+        raise ValueError(
+            f"class labels must lie in [0, {num_classes}) for {num_classes} classes but got "
+            f"{bad[:5].tolist()}. Check the number of output classes of the model."
+        )

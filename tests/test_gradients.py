@@ -1,0 +1,154 @@
+"""Numerical gradient checks of every layer, loss and model: a pytest module and a script.
+
+``python tests/test_gradients.py`` prints a report, one section per check, and exits 1 if any
+check fails; ``pytest`` runs the same checks. Everything runs in float64, and every relative
+error (see `deeplearning.gradcheck.relative_error`) must stay below ``TOLERANCE``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pytest
+
+from deeplearning import (
+    CrossEntropyLoss,
+    Layer,
+    Linear,
+    MSELoss,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    TwoLayerMLP,
+    check_layer,
+    numerical_gradient,
+    relative_error,
+)
+
+TOLERANCE = 1e-6
+
+
+class Case(NamedTuple):
+    """One thing to check: a title and a function returning ``{what: relative error}``."""
+
+    title: str
+    run: Callable[[], dict[str, float]]
+
+
+def _data(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _layer(make: Callable[[], Layer], *shape: int) -> Callable[[], dict[str, float]]:
+    """Check a layer's input gradient and each parameter's (``W`` -> ``dL_dW``, ``fc1.W`` ->
+    ``fc1.dL_dW``), with a random upstream gradient."""
+
+    def run() -> dict[str, float]:
+        errors = check_layer(make(), _data(*shape), rng=1)
+        return {_gradient_name(name): error for name, error in errors.items()}
+
+    return run
+
+
+def _gradient_name(name: str) -> str:
+    if name == "input":
+        return "input gradient"
+    owner, dot, param = name.rpartition(".")
+    return f"{owner}{dot}dL_d{param}"
+
+
+def _loss(
+    make: Callable[[], CrossEntropyLoss | MSELoss], prediction: np.ndarray, target: np.ndarray
+) -> Callable[[], dict[str, float]]:
+    """Check a loss's gradient with respect to its prediction (its input)."""
+
+    def run() -> dict[str, float]:
+        loss_fn = make()
+        loss_fn.forward(prediction, target)
+        analytic = loss_fn.backward()
+        numeric = numerical_gradient(lambda: loss_fn.forward(prediction, target), prediction)
+        return {"input gradient": relative_error(analytic, numeric)}
+
+    return run
+
+
+CASES = [
+    Case("Linear layer", _layer(lambda: Linear(6, 4, rng=0, dtype=np.float64), 5, 6)),
+    Case("ReLU layer", _layer(ReLU, 5, 6)),
+    Case("Sigmoid layer", _layer(Sigmoid, 5, 6)),
+    Case("Tanh layer", _layer(Tanh, 5, 6)),
+    Case(
+        "CrossEntropyLoss (class labels)",
+        _loss(CrossEntropyLoss, _data(5, 4), np.array([0, 3, 1, 1, 2])),
+    ),
+    Case(
+        "CrossEntropyLoss (class probabilities)",
+        _loss(CrossEntropyLoss, _data(5, 4), np.random.default_rng(3).dirichlet(np.ones(4), 5)),
+    ),
+    Case("MSELoss", _loss(MSELoss, _data(5, 3), _data(5, 3, seed=3))),
+    Case(
+        "TwoLayerMLP (whole model)",
+        _layer(lambda: TwoLayerMLP(12, 8, 5, rng=0, dtype=np.float64), 6, 12),
+    ),
+]
+
+
+def _expand(case: Case) -> list[tuple[str, float]]:
+    return [(f"{case.title} ({what})", error) for what, error in case.run().items()]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.title for case in CASES])
+def test_gradient(case: Case) -> None:
+    for name, error in _expand(case):
+        assert error < TOLERANCE, f"{name}: relative error {error:.2e} >= {TOLERANCE:.0e}"
+
+
+def test_relative_error_detects_a_wrong_gradient() -> None:
+    good = np.array([1.0, -2.0, 3.0])
+    assert relative_error(good, good) == 0.0
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert relative_error(good, good * 1.01) == pytest.approx(0.01 * 3 / 3.03)
+    with pytest.raises(ValueError, match="different shapes"):
+        relative_error(good, good[:2])
+
+
+def test_numerical_gradient_refuses_float32() -> None:
+    with pytest.raises(TypeError, match="float64"):
+        numerical_gradient(lambda: 0.0, np.zeros(3, dtype=np.float32))
+
+
+def test_numerical_gradient_of_a_known_function() -> None:
+    x = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(
+        numerical_gradient(lambda: float(np.sum(x**3)), x), 3 * x**2, rtol=1e-9
+    )
+    np.testing.assert_array_equal(x, [1.0, -2.0, 0.5])  # restored after nudging
+
+
+def main() -> int:
+    """Print the report; return 1 if any check fails."""
+    print("=" * 60)
+    print("GRADIENT CHECKING VALIDATION")
+    print(f"(float64, central differences, tolerance {TOLERANCE:.0e})")
+    print("=" * 60)
+    failed = []
+    for case in CASES:
+        for name, error in _expand(case):
+            passed = error < TOLERANCE
+            print(f"\nTesting {name}:")
+            print(f"  Max Relative Error: {error:.2e}")
+            print("  ✓ Gradient check PASSED!" if passed else "  ✗ Gradient check FAILED!")
+            if not passed:
+                failed.append(name)
+    print("\n" + "=" * 60)
+    if failed:
+        print(f"{len(failed)} gradient check(s) FAILED: {', '.join(failed)}")
+        return 1
+    print("All gradient checks PASSED.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

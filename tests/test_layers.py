@@ -1,0 +1,285 @@
+"""Layers: behaviour, error messages, stability, and PyTorch as an oracle."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deeplearning import Layer, Linear, Parameter, ReLU, Sigmoid, Tanh
+
+ACTIVATIONS = [ReLU, Sigmoid, Tanh]
+shapes = st.tuples(st.integers(1, 8), st.integers(1, 12), st.integers(1, 12))
+
+
+def torch_module(torch: ModuleType, layer: Layer) -> object:
+    """The PyTorch function or module with the same semantics as ``layer``."""
+    names = {"ReLU": torch.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh}
+    return names[type(layer).__name__]
+
+
+# -- Linear -------------------------------------------------------------------------------------
+def test_linear_shapes_and_dtype_default_to_float32() -> None:
+    linear = Linear(in_features=784, out_features=128, rng=0)
+    assert linear.W.shape == (784, 128) and linear.b.shape == (128,)
+    assert linear.W.dtype == np.float32 and linear.b.dtype == np.float32
+    out = linear.forward(np.random.default_rng(0).standard_normal((32, 784)))
+    assert out.shape == (32, 128) and out.dtype == np.float32
+    assert Linear(3, 2, dtype=np.float64).W.dtype == np.float64
+
+
+def test_linear_he_initialisation_and_zero_bias() -> None:
+    linear = Linear(1000, 500, rng=1, dtype=np.float64)
+    assert np.std(linear.W) == pytest.approx(np.sqrt(2 / 1000), rel=0.01)
+    assert np.mean(linear.W) == pytest.approx(0, abs=1e-3)
+    assert not linear.b.any()
+
+
+def test_same_seed_gives_same_weights_and_leaves_global_state_alone() -> None:
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 (checking the legacy state)
+    a, b, c = Linear(20, 10, rng=7), Linear(20, 10, rng=7), Linear(20, 10, rng=8)
+    np.testing.assert_array_equal(a.W, b.W)
+    assert not np.array_equal(a.W, c.W)
+    gen1, gen2 = np.random.default_rng(3), np.random.default_rng(3)
+    np.testing.assert_array_equal(Linear(4, 4, rng=gen1).W, Linear(4, 4, rng=gen2).W)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002
+
+
+def test_linear_gradients_are_the_parameters_arrays(rng: np.random.Generator) -> None:
+    linear = Linear(5, 3, rng=0)
+    weight, bias = linear.params["W"], linear.params["b"]
+    assert [p for p in linear.parameters()] == [weight, bias]
+    linear.forward(rng.standard_normal((4, 5)))
+    linear.backward(np.ones((4, 3), dtype=np.float32))
+    assert linear.W is weight.data and linear.dL_dW is weight.grad
+    assert linear.b is bias.data and linear.dL_db is bias.grad
+    np.testing.assert_allclose(linear.dL_db, [4, 4, 4])
+
+
+def test_linear_backward_sets_rather_than_accumulates(rng: np.random.Generator) -> None:
+    linear = Linear(5, 3, rng=0, dtype=np.float64)
+    x, dout = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
+    linear.forward(x)
+    linear.backward(dout)
+    first = linear.dL_dW.copy()
+    linear.forward(x)
+    linear.backward(dout)
+    np.testing.assert_array_equal(linear.dL_dW, first)
+    np.testing.assert_allclose(first, x.T @ dout)
+
+
+def test_linear_backward_params_skips_input_gradient_but_sets_the_same_grads(
+    rng: np.random.Generator,
+) -> None:
+    linear = Linear(5, 3, rng=0, dtype=np.float64)
+    x, dout = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
+    linear.forward(x)
+    linear.backward(dout)
+    expected = linear.dL_dW.copy(), linear.dL_db.copy()
+    linear.zero_grad()
+    linear.forward(x)
+    assert linear.backward_params(dout) is None
+    np.testing.assert_array_equal(linear.dL_dW, expected[0])
+    np.testing.assert_array_equal(linear.dL_db, expected[1])
+
+
+def test_linear_wrong_feature_size_names_expected_and_actual() -> None:
+    linear = Linear(784, 128)
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, 784\) but got \(32, 100\)"):
+        linear.forward(np.zeros((32, 100)))
+    with pytest.raises(ValueError, match=r"reshape"):
+        linear.forward(np.zeros((32, 28, 28)))
+
+
+def test_linear_wrong_dout_shape_is_explained(rng: np.random.Generator) -> None:
+    linear = Linear(5, 3)
+    linear.forward(rng.standard_normal((4, 5)))
+    with pytest.raises(ValueError, match=r"expected dout of shape \(4, 3\).*got \(4, 5\)"):
+        linear.backward(np.ones((4, 5)))
+
+
+@pytest.mark.parametrize("layer", [Linear(3, 2), *[cls() for cls in ACTIVATIONS]])
+def test_backward_before_forward_is_explained(layer: Layer) -> None:
+    with pytest.raises(RuntimeError, match="backward was called before forward"):
+        layer.backward(np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("make", [lambda: Linear(6, 4, rng=0), *ACTIVATIONS])
+def test_backward_never_modifies_dout(make: type[Layer], rng: np.random.Generator) -> None:
+    layer = make()
+    out = layer.forward(rng.standard_normal((5, 6)).astype(np.float32))
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    kept = dout.copy()
+    layer.backward(dout)
+    np.testing.assert_array_equal(dout, kept)
+
+
+def test_parameter_holds_data_and_zero_grad() -> None:
+    param = Parameter(np.ones((2, 3), dtype=np.float32))
+    assert param.grad.shape == (2, 3) and param.grad.dtype == np.float32 and not param.grad.any()
+    assert repr(param) == "Parameter(shape=(2, 3), dtype=float32)"
+
+
+def test_zero_grad_clears_every_gradient(rng: np.random.Generator) -> None:
+    linear = Linear(3, 2)
+    linear.forward(rng.standard_normal((4, 3)))
+    linear.backward(np.ones((4, 2), dtype=np.float32))
+    assert linear.dL_db.any()
+    linear.zero_grad()
+    assert not linear.dL_dW.any() and not linear.dL_db.any()
+
+
+# -- activations --------------------------------------------------------------------------------
+def test_relu_gradient_at_zero_is_zero() -> None:
+    relu = ReLU()
+    relu.forward(np.array([[-1.0, 0.0, 2.0]]))
+    np.testing.assert_array_equal(relu.backward(np.ones((1, 3))), [[0.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("cls", [Sigmoid, Tanh])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturating_activations_are_stable_at_extreme_inputs(cls: type[Layer], dtype: type) -> None:
+    x = np.array([[-1e4, -800.0, -50.0, 0.0, 50.0, 800.0, 1e4]], dtype=dtype)
+    layer = cls()
+    with np.errstate(all="raise"):
+        y = layer.forward(x)
+        dx = layer.backward(np.ones_like(x))
+    low = 0.0 if cls is Sigmoid else -1.0
+    assert y.dtype == dtype and dx.dtype == dtype
+    assert y[0, 0] == low and y[0, -1] == 1.0 and y[0, 3] == (0.5 if cls is Sigmoid else 0.0)
+    assert np.all(np.isfinite(dx)) and dx[0, 0] == 0.0 and dx[0, -1] == 0.0
+
+
+def test_activation_repr_and_extra_repr() -> None:
+    assert repr(ReLU()) == "ReLU()"
+    assert repr(Linear(3, 2)) == "Linear(in_features=3, out_features=2)"
+
+
+# -- PyTorch as an oracle -----------------------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2**32 - 1))
+def test_linear_matches_pytorch(torch: ModuleType, shape: tuple[int, int, int], seed: int) -> None:
+    n, fan_in, fan_out = shape
+    gen = np.random.default_rng(seed)
+    linear = Linear(fan_in, fan_out, rng=gen, dtype=np.float64)
+    linear.b[...] = gen.standard_normal(fan_out)
+    x, dout = gen.standard_normal((n, fan_in)), gen.standard_normal((n, fan_out))
+
+    reference = torch.nn.Linear(fan_in, fan_out)
+    with torch.no_grad():
+        reference.weight.copy_(torch.from_numpy(linear.W.T.copy()))
+        reference.bias.copy_(torch.from_numpy(linear.b.copy()))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = reference(tx)
+    ty.backward(torch.from_numpy(dout))
+
+    np.testing.assert_allclose(linear.forward(x), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    dx = linear.backward(dout)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg="dL/dx")
+    np.testing.assert_allclose(
+        linear.dL_dW, reference.weight.grad.numpy().T, rtol=1e-12, atol=1e-12, err_msg="dL/dW"
+    )
+    np.testing.assert_allclose(
+        linear.dL_db, reference.bias.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg="dL/db"
+    )
+
+
+@pytest.mark.parametrize("cls", ACTIVATIONS)
+@settings(max_examples=20, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([1.0, 30.0, 1e4]))
+def test_activations_match_pytorch(
+    torch: ModuleType, cls: type[Layer], shape: tuple[int, int, int], seed: int, scale: float
+) -> None:
+    n, features, _ = shape
+    gen = np.random.default_rng(seed)
+    x, dout = gen.standard_normal((n, features)) * scale, gen.standard_normal((n, features))
+    layer = cls()
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch_module(torch, layer)(tx)  # type: ignore[operator]
+    ty.backward(torch.from_numpy(dout))
+    with np.errstate(all="raise"):
+        y, dx = layer.forward(x), layer.backward(dout)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-8, atol=1e-15, err_msg="dL/dx")
+
+
+# -- the Layer base: the tree of layers, modes and state ----------------------------------------
+class Scale(Layer):
+    """A layer with a parameter and a buffer, to exercise the base class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.params["gain"] = Parameter(np.full(3, 2.0))
+        self.buffers["calls"] = np.zeros(1)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.buffers["calls"] += 1
+        return x * self.params["gain"].data
+
+
+class Net(Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = Linear(3, 3, rng=0, dtype=np.float64)
+        self.scale = Scale()
+
+
+def test_a_layer_without_forward_or_backward_says_so() -> None:
+    with pytest.raises(NotImplementedError, match="Layer does not define forward"):
+        Layer()(np.zeros(1))
+    with pytest.raises(NotImplementedError, match="Scale does not define backward"):
+        Scale().backward_params(np.zeros(3))
+
+
+def test_call_is_forward() -> None:
+    np.testing.assert_array_equal(Scale()(np.ones(3)), [2.0, 2.0, 2.0])
+
+
+def test_the_tree_is_walked_in_attribute_order() -> None:
+    net = Net()
+    assert [name for name, _ in net.children()] == ["first", "scale"]
+    assert [name for name, _ in net.named_parameters()] == ["first.W", "first.b", "scale.gain"]
+    assert [name for name, _ in net.named_buffers()] == ["scale.calls"]
+    assert net.num_parameters() == 9 + 3 + 3
+    assert repr(net) == (
+        "Net(\n  (first): Linear(in_features=3, out_features=3)\n  (scale): Scale()\n)"
+    )
+
+
+def test_train_and_eval_reach_every_layer() -> None:
+    net = Net()
+    assert net.eval() is net and not net.training and not net.scale.training
+    net.train()
+    assert net.training and net.first.training
+
+
+def test_state_dict_round_trip_copies_in_place() -> None:
+    source, target = Net(), Net()
+    source.first.W[...] = 7.0
+    source.scale.buffers["calls"][...] = 3
+    state = source.state_dict()
+    assert list(state) == ["first.W", "first.b", "scale.gain", "scale.calls"]
+    weight = target.first.W
+    target.load_state_dict(state)
+    assert target.first.W is weight  # loaded in place: optimizers keep their references
+    for name, value in target.state_dict().items():
+        np.testing.assert_array_equal(value, state[name], err_msg=name)
+
+
+def test_load_state_dict_lists_missing_and_unexpected_keys() -> None:
+    net = Net()
+    state = net.state_dict()
+    state["extra"] = np.zeros(1)
+    del state["first.b"]
+    with pytest.raises(KeyError, match=r"missing keys \['first.b'\], unexpected keys \['extra'\]"):
+        net.load_state_dict(state)
+    net.load_state_dict({"first.W": np.ones((3, 3))}, strict=False)
+    np.testing.assert_array_equal(net.first.W, np.ones((3, 3)))
+
+
+def test_load_state_dict_names_the_mismatched_shape() -> None:
+    with pytest.raises(ValueError, match=r"'first.W': the model has shape \(3, 3\).*\(4, 3\)"):
+        Net().load_state_dict({"first.W": np.zeros((4, 3))}, strict=False)
