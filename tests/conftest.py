@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+
+from deeplearning.datasets import locate
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +25,39 @@ def torch() -> ModuleType:
 def rng() -> np.random.Generator:
     """A fixed generator, so every test sees the same data on every run."""
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The data directory holding the real MNIST files (``DEEPLEARNING_DATA``), or a skip."""
+    root = os.environ.get("DEEPLEARNING_DATA")
+    if not root or locate("mnist", root) is None:
+        pytest.skip("real MNIST is not available: set DEEPLEARNING_DATA to a folder with mnist/")
+    return Path(root)
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
+    """Write ``array`` (uint8) as an IDX file, gzipped if ``compress``; return the path."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(size).to_bytes(4, "big") for size in array.shape
+    )
+    data = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+def write_fake_dataset(
+    folder: Path, n_train: int = 300, n_test: int = 100, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Four small gzipped IDX files in ``folder``: learnable 'digits' (one bright row each)."""
+    gen = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = gen.integers(0, 10, n).astype(np.uint8)
+        images = gen.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+        images[np.arange(n), 2 + 2 * labels.astype(int), :] = 255
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
+        arrays[f"{split}-images"], arrays[f"{split}-labels"] = images, labels
+    return arrays

@@ -24,10 +24,10 @@ def log_softmax(z: Array, axis: int = -1) -> Array:
     ``log_softmax(z) = z - m - log(sum(exp(z - m)))``. Every ``z - m`` is <= 0, so ``exp``
     cannot overflow, and the largest term is exp(0) = 1, so the log never sees 0.
     """
-    shifted = z - np.max(z, axis=axis, keepdims=True)
+    shifted = z - z.max(axis=axis, keepdims=True)
     # exp of a very negative number underflows to 0, which is then the exact answer.
     with np.errstate(under="ignore"):
-        sum_exp = np.sum(np.exp(shifted), axis=axis, keepdims=True)
+        sum_exp = np.exp(shifted).sum(axis=axis, keepdims=True)
     out: Array = shifted - np.log(sum_exp)
     return out
 
@@ -124,7 +124,7 @@ class CrossEntropyLoss(_Loss):
         log_probs = log_softmax(logits)
         if targets.ndim == 1:
             _check_labels(targets, num_classes)
-            loss = -np.mean(log_probs[np.arange(n), targets])
+            loss = -log_probs[np.arange(n), targets].sum() / n
         elif targets.shape == logits.shape:
             targets = targets.astype(logits.dtype, copy=False)
             loss = -np.sum(targets * log_probs) / n

@@ -18,7 +18,7 @@ class TwoLayerMLP(Layer):
     Parameters
     ----------
     in_features, hidden, num_classes : int
-        Layer sizes.
+        Layer sizes; ``model.config`` keeps them, so a checkpoint can rebuild the model.
     rng : int, Generator or None
         Seed or generator for the initial weights; the same seed gives the same model.
     dtype : dtype
@@ -35,6 +35,7 @@ class TwoLayerMLP(Layer):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
+        self.config = {"in_features": in_features, "hidden": hidden, "num_classes": num_classes}
         generator = np.random.default_rng(rng)
         self.fc1 = Linear(in_features, hidden, rng=generator, dtype=dtype)
         self.relu = ReLU()

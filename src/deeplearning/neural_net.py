@@ -142,16 +142,15 @@ class Layer:
 
         Raises
         ------
-        KeyError
-            With ``strict``, if names are missing or unexpected (all of them are listed).
         ValueError
-            If an array's shape differs from the one in the model.
+            With ``strict``, if names are missing or unexpected (all of them are listed); and
+            if an array's shape differs from the one in the model.
         """
         own = self.state_dict()
         missing = sorted(own.keys() - state.keys())
         unexpected = sorted(state.keys() - own.keys())
         if strict and (missing or unexpected):
-            raise KeyError(
+            raise ValueError(
                 f"state does not fit {type(self).__name__}: missing keys {missing}, "
                 f"unexpected keys {unexpected}. Build the model with the sizes the state was "
                 "saved from, or pass strict=False to load only the names that match."
@@ -275,7 +274,7 @@ class Linear(Layer):
         dout = np.asarray(dout, dtype=self.W.dtype)
         self._check_dout(dout, (x.shape[0], self.out_features))
         np.matmul(x.T, dout, out=self.dL_dW)
-        np.sum(dout, axis=0, out=self.dL_db)
+        dout.sum(axis=0, out=self.dL_db)
 
     def backward(self, dout: Array) -> Array:
         self.backward_params(dout)
@@ -301,7 +300,8 @@ class ReLU(Layer):
     def backward(self, dout: Array) -> Array:
         positive = self._saved(self._positive)
         self._check_dout(dout, positive.shape)
-        return np.where(positive, dout, 0).astype(dout.dtype, copy=False)
+        dx: Array = dout * positive
+        return dx
 
 
 class Sigmoid(Layer):

@@ -1,0 +1,7 @@
+"""``python -m deeplearning``: the command line (see `deeplearning.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,115 @@
+"""One picture of a training run: learning curves, confusion matrix, weights, mistakes.
+
+Needs matplotlib (the ``plot`` extra): ``python -m pip install "deeplearning[plot]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from .neural_net import Array, Layer, Linear
+from .train import EpochStats, confusion_matrix
+
+PathLike = Union[str, Path]
+
+
+def require_matplotlib() -> Any:
+    """The ``matplotlib.pyplot`` module (on the file-only Agg backend), or a clear error."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(
+            "plotting needs matplotlib, which is not installed. Install it with:\n"
+            '    python -m pip install "deeplearning[plot]"     (or: pip install matplotlib)'
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_training(
+    path: PathLike,
+    history: Sequence[EpochStats],
+    model: Layer,
+    x_test: Array,
+    y_test: Array,
+    predictions: Array,
+    classes: Sequence[str],
+) -> None:
+    """Save a PNG with four panels.
+
+    1. learning curves: train loss, train and test accuracy per epoch;
+    2. the test confusion matrix;
+    3. the first Linear layer's weights, one 28x28 tile per hidden unit (the first 32);
+    4. up to 12 misclassified test images, with true and predicted labels.
+
+    ``predictions`` are the model's labels for ``x_test``; ``x_test`` has 784 features.
+    """
+    plt = require_matplotlib()
+    figure = plt.figure(figsize=(14, 10), layout="constrained")
+    panels = figure.subfigures(2, 2)
+    _curves(panels[0, 0], history)
+    _confusion(panels[0, 1], confusion_matrix(y_test, predictions, len(classes)), classes)
+    first = next(layer for _, layer in _layers(model) if isinstance(layer, Linear))
+    _tiles(panels[1, 0], first.W.T[:32], "first-layer weights (hidden units 1-32)", cmap="RdBu")
+    wrong = np.flatnonzero(predictions != y_test)[:12]
+    titles = [f"true {classes[y_test[i]]}, said {classes[predictions[i]]}" for i in wrong]
+    _tiles(panels[1, 1], x_test[wrong], "misclassified test images", cmap="gray_r", titles=titles)
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def _layers(model: Layer) -> list[tuple[str, Layer]]:
+    """Every layer of the tree, depth first."""
+    found = []
+    for name, child in model.children():
+        found.append((name, child))
+        found.extend(_layers(child))
+    return found
+
+
+def _curves(panel: Any, history: Sequence[EpochStats]) -> None:
+    epochs = [stats.epoch for stats in history]
+    loss_axes, acc_axes = panel.subplots(1, 2)
+    loss_axes.plot(epochs, [stats.train_loss for stats in history], "o-", label="train loss")
+    loss_axes.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    acc_axes.plot(epochs, [stats.train_acc for stats in history], "o-", label="train")
+    acc_axes.plot(epochs, [stats.test_acc for stats in history], "s-", label="test")
+    acc_axes.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    acc_axes.legend()
+    for axes in (loss_axes, acc_axes):
+        axes.grid(alpha=0.3)
+
+
+def _confusion(panel: Any, matrix: Array, classes: Sequence[str]) -> None:
+    axes = panel.subplots()
+    axes.imshow(np.log1p(matrix), cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            colour = "white" if i == j else "black"
+            axes.text(j, i, str(count), ha="center", va="center", fontsize=7, color=colour)
+    ticks = range(len(classes))
+    axes.set_xticks(ticks, [str(c)[:6] for c in classes], rotation=90)
+    axes.set_yticks(ticks, [str(c)[:6] for c in classes])
+    axes.set(xlabel="predicted", ylabel="true", title="test confusion matrix")
+
+
+def _tiles(panel: Any, images: Array, title: str, cmap: str, titles: Sequence[str] = ()) -> None:
+    columns = 8 if len(images) > 12 else 4
+    rows = max(1, -(-len(images) // columns))
+    grid = np.atleast_2d(panel.subplots(rows, columns))
+    for k, axes in enumerate(grid.flat):
+        axes.axis("off")
+        if k < len(images):
+            image = images[k].reshape(28, 28)
+            limit = float(np.abs(image).max()) or 1.0
+            low = -limit if cmap == "RdBu" else 0.0
+            axes.imshow(image, cmap=cmap, vmin=low, vmax=limit)
+            if k < len(titles):
+                axes.set_title(titles[k], fontsize=8)
+    panel.suptitle(title)

@@ -1,0 +1,122 @@
+"""Checkpoints: bit-exact round trips, atomic writes, and clear rejections."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deeplearning import TwoLayerMLP
+from deeplearning.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from deeplearning.optim import SGD
+
+
+def trained(seed: int = 0) -> tuple[TwoLayerMLP, SGD]:
+    model = TwoLayerMLP(20, 8, 4, rng=seed)
+    optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    gen = np.random.default_rng(seed)
+    for _ in range(3):
+        x, y = gen.random((16, 20), dtype=np.float32), gen.integers(0, 4, 16)
+        model.loss_fn.forward(model.forward(x), y)
+        model.backward(model.loss_fn.backward())
+        optimizer.step()
+    return model, optimizer
+
+
+def test_round_trip_is_bit_exact_with_optimizer_state(tmp_path: Path) -> None:
+    model, optimizer = trained()
+    path = tmp_path / "run.npz"
+    save_checkpoint(path, model, optimizer, dataset="mnist", epoch=3, metrics={"test_acc": 0.5})
+    restored, header = load_checkpoint(path)
+    for name, value in model.state_dict().items():
+        assert np.array_equal(restored.state_dict()[name], value), name
+        assert restored.state_dict()[name].dtype == value.dtype
+    into = TwoLayerMLP(20, 8, 4, rng=99)
+    fresh_optimizer = SGD(into.parameters(), lr=1.0, momentum=0.9)
+    load_checkpoint(path, into, fresh_optimizer)
+    assert fresh_optimizer.lr == 0.1 and fresh_optimizer.steps == 3
+    for name, value in optimizer.state_dict().items():
+        np.testing.assert_array_equal(fresh_optimizer.state_dict()[name], value, err_msg=name)
+    assert header["model"] == "TwoLayerMLP" and header["epoch"] == 3
+    assert header["config"] == {"in_features": 20, "hidden": 8, "num_classes": 4}
+    assert header["metrics"] == {"test_acc": 0.5} and header["dataset"] == "mnist"
+
+
+def test_checkpoint_is_a_plain_npz_without_pickles(tmp_path: Path) -> None:
+    model, _ = trained()
+    save_checkpoint(tmp_path / "m.npz", model)
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as archive:
+        assert sorted(archive.files) == [
+            "header", "model.fc1.W", "model.fc1.b", "model.fc2.W", "model.fc2.b"
+        ]  # fmt: skip
+        assert json.loads(str(archive["header"]))["format"] == "deeplearning-checkpoint"
+
+
+def test_a_failed_write_leaves_the_old_checkpoint_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keep.npz"
+    model, _ = trained()
+    save_checkpoint(path, model, epoch=1)
+    before = path.read_bytes()
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model, epoch=2)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.npz"]
+
+
+def test_other_sizes_are_rejected_naming_the_array_and_shapes(tmp_path: Path) -> None:
+    model, _ = trained()
+    save_checkpoint(tmp_path / "m.npz", model)
+    with pytest.raises(
+        CheckpointError, match=r"'fc1.W': the model has shape \(20, 16\).*\(20, 8\)"
+    ):
+        load_checkpoint(tmp_path / "m.npz", TwoLayerMLP(20, 16, 4))
+
+
+def test_missing_optimizer_state_is_explained(tmp_path: Path) -> None:
+    model, _ = trained()
+    save_checkpoint(tmp_path / "m.npz", model)
+    with pytest.raises(CheckpointError, match="no optimizer state"):
+        load_checkpoint(tmp_path / "m.npz", model, SGD(model.parameters()))
+
+
+def test_optimizer_state_for_another_model_is_rejected(tmp_path: Path) -> None:
+    model, optimizer = trained()
+    save_checkpoint(tmp_path / "m.npz", model, optimizer)
+    other = TwoLayerMLP(20, 8, 4)
+    with pytest.raises(CheckpointError, match="does not fit parameter 0 of 2"):
+        load_checkpoint(tmp_path / "m.npz", other, SGD(list(other.parameters())[2:]))
+
+
+def test_files_that_are_not_checkpoints(tmp_path: Path) -> None:
+    (tmp_path / "text.npz").write_text("not a zip")
+    with pytest.raises(CheckpointError, match=r"is not a readable .npz checkpoint"):
+        read_checkpoint(tmp_path / "text.npz")
+    np.savez(tmp_path / "plain.npz", w=np.zeros(3))
+    with pytest.raises(CheckpointError, match="not a deeplearning checkpoint"):
+        read_checkpoint(tmp_path / "plain.npz")
+    np.savez(tmp_path / "pickled.npz", header=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(CheckpointError, match="is not a readable"):
+        read_checkpoint(tmp_path / "pickled.npz")
+    with pytest.raises(FileNotFoundError):
+        read_checkpoint(tmp_path / "absent.npz")
+
+
+def test_unknown_model_class_is_named(tmp_path: Path) -> None:
+    header = json.dumps({"format": "deeplearning-checkpoint", "model": "ResNet50"})
+    np.savez(tmp_path / "r.npz", header=np.array(header))
+    with pytest.raises(CheckpointError, match="holds a 'ResNet50'"):
+        load_checkpoint(tmp_path / "r.npz")

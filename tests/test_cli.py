@@ -1,0 +1,168 @@
+"""The command line end to end, on a small data set written by the tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deeplearning.checkpoint import read_checkpoint
+from deeplearning.cli import format_confusion, main
+from deeplearning.datasets import DATASETS
+
+from conftest import write_fake_dataset
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_fake_dataset(root / "mnist", n_train=512, n_test=128)
+    return root
+
+
+def train(data_dir: Path, *args: str) -> int:
+    return main(["train", "--data-dir", str(data_dir), "--epochs", "2", "--lr", "0.1", *args])
+
+
+def test_train_prints_epochs_and_writes_checkpoint_and_json(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save, metrics = tmp_path / "model.npz", tmp_path / "metrics.json"
+    assert train(data_dir, "--save", str(save), "--json", str(metrics)) == 0
+    out = capsys.readouterr().out
+    assert "mnist: 512 training and 128 test images" in out
+    assert "101,770 parameters" in out
+    assert out.count("train loss") == 2 and "samples/s" in out
+    assert "final: train acc" in out
+    records = json.loads(metrics.read_text())
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert set(records[0]) >= {"train_loss", "train_acc", "test_acc", "seconds"}
+    assert records[-1]["test_acc"] > 0.9  # the fake digits are easy
+    header, arrays = read_checkpoint(save)
+    assert header["epoch"] == 2 and header["dataset"] == "mnist"
+    assert header["metrics"]["test_acc"] == records[-1]["test_acc"]
+    assert "optimizer.velocity.0" in arrays
+
+
+def test_two_runs_with_the_same_seed_give_identical_weights(data_dir: Path, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        assert train(data_dir, "--quiet", "--seed", "3", "--save", str(tmp_path / name)) == 0
+    _, a = read_checkpoint(tmp_path / "a")
+    _, b = read_checkpoint(tmp_path / "b")
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_quiet_prints_only_the_final_line(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train(data_dir, "--quiet", "--scheduler", "constant") == 0
+    assert capsys.readouterr().out.startswith("final: train acc")
+
+
+def test_plot_writes_a_png(data_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "run.png"
+    assert train(data_dir, "--quiet", "--plot", str(plot)) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 20_000
+
+
+def test_plot_without_matplotlib_says_how_to_install_before_training(
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert train(data_dir, "--plot", str(tmp_path / "p.png")) == 1
+    captured = capsys.readouterr()
+    assert 'pip install "deeplearning[plot]"' in captured.err and "epoch" not in captured.out
+
+
+def test_divergence_is_reported_and_keeps_the_last_good_checkpoint(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save = tmp_path / "good.npz"
+    assert train(data_dir, "--quiet", "--epochs", "1", "--save", str(save)) == 0
+    before = save.read_bytes()
+    with np.errstate(all="ignore"):
+        status = train(data_dir, "--quiet", "--lr", "1e30", "--save", str(save))
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "training diverged" in err and "at epoch 1, step" in err and "lower learning rate" in err
+    assert save.read_bytes() == before
+
+
+def test_evaluate_prints_accuracy_and_confusion_matrix(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save = tmp_path / "m.npz"
+    assert train(data_dir, "--quiet", "--save", str(save)) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(save), "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "TwoLayerMLP, epoch 2, mnist" in out
+    assert "test accuracy: " in out and "of 128)" in out
+    assert out.splitlines()[2].startswith("true\\pred")
+    assert len(out.splitlines()) == 3 + 10
+
+
+def test_missing_data_and_bad_checkpoints_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("DEEPLEARNING_DATA", raising=False)
+    offline = dataclasses.replace(DATASETS["mnist"], mirrors=(tmp_path.as_uri() + "/none/",))
+    monkeypatch.setitem(DATASETS, "mnist", offline)  # a mirror that cannot answer
+    assert main(["train", "--data-dir", str(tmp_path)]) == 1
+    assert "error: the mnist data set was not found" in capsys.readouterr().err
+    (tmp_path / "junk.npz").write_text("junk")
+    assert main(["evaluate", str(tmp_path / "junk.npz")]) == 1
+    assert "is not a readable .npz checkpoint" in capsys.readouterr().err
+
+
+def test_bench_reports_both_libraries(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--repeats", "1", "--samples", "3200"]) == 0
+    out = capsys.readouterr().out
+    assert "deeplearning (NumPy" in out and "s/epoch" in out
+    if "PyTorch is not installed" not in out:
+        assert "ratio: deeplearning takes" in out
+
+
+def test_bench_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deeplearning.bench import run_benchmark
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = run_benchmark(repeats=1, samples=640)
+    assert result.torch == [] and len(result.numpy) == 1
+    assert "PyTorch is not installed" in result.report()
+
+
+def test_format_confusion_aligns_columns() -> None:
+    table = format_confusion(np.array([[5, 0], [1, 12345]]), ["cat", "dog"])
+    assert table.splitlines() == [
+        "true\\pred   cat   dog",
+        "      cat     5     0",
+        "      dog     1 12345",
+    ]
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "deeplearning", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "{train,evaluate,bench}" in result.stdout
+
+
+@pytest.mark.slow
+def test_default_recipe_reaches_the_targets_on_real_mnist(mnist_root: Path, tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.json"
+    assert main(["train", "--quiet", "--data-dir", str(mnist_root), "--json", str(metrics)]) == 0
+    final = json.loads(metrics.read_text())[-1]
+    assert final["epoch"] == 5
+    assert final["train_acc"] >= 0.980 and final["test_acc"] >= 0.975

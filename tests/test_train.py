@@ -1,0 +1,147 @@
+"""The training loop: it learns, it is reproducible, it stops on divergence, it measures."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from deeplearning import CrossEntropyLoss, TwoLayerMLP
+from deeplearning.datasets import Dataset
+from deeplearning.optim import SGD
+from deeplearning.schedules import CosineAnnealingLR, LRScheduler
+from deeplearning.train import (
+    EpochStats,
+    TrainingDivergedError,
+    blas_threads,
+    confusion_matrix,
+    evaluate,
+    fit,
+    predict,
+    train_epoch,
+)
+
+
+def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated Gaussian blobs in 6 dimensions."""
+    gen = np.random.default_rng(seed)
+    labels = gen.integers(0, 3, n)
+    centres = np.eye(3, 6) * 4
+    return (centres[labels] + gen.standard_normal((n, 6))).astype(np.float32), labels
+
+
+def small_data() -> Dataset:
+    x_train, y_train = blobs(600, 0)
+    x_test, y_test = blobs(200, 1)
+    return Dataset(x_train, y_train, x_test, y_test)
+
+
+def test_fit_learns_and_reports_each_epoch() -> None:
+    model = TwoLayerMLP(6, 16, 3, rng=0)
+    history = list(fit(model, small_data(), SGD(model.parameters(), lr=0.1), epochs=3, rng=0))
+    assert [stats.epoch for stats in history] == [1, 2, 3]
+    assert history[-1].train_loss < history[0].train_loss
+    assert history[-1].test_acc > 0.95 and history[-1].train_acc > 0.9
+    assert all(stats.seconds > 0 and stats.samples_per_second > 0 for stats in history)
+    assert set(history[0].to_dict()) == {
+        "epoch", "train_loss", "train_acc", "test_acc", "seconds", "samples_per_second"
+    }  # fmt: skip
+    assert str(history[0]).startswith("epoch   1  train loss ")
+
+
+def test_same_seed_same_weights() -> None:
+    def run() -> TwoLayerMLP:
+        model = TwoLayerMLP(6, 16, 3, rng=1)
+        optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+        for _ in fit(model, small_data(), optimizer, epochs=2, batch_size=32, rng=7):
+            pass
+        return model
+
+    a, b = run(), run()
+    for name, value in a.state_dict().items():
+        np.testing.assert_array_equal(value, b.state_dict()[name], err_msg=name)
+
+
+def test_scheduler_sets_the_rate_each_step() -> None:
+    model = TwoLayerMLP(6, 4, 3, rng=0)
+    optimizer = SGD(model.parameters(), lr=1.0)
+    scheduler = LRScheduler(optimizer, CosineAnnealingLR(1.0, T_max=20))
+    x, y = blobs(100, 0)
+    train_epoch(model, CrossEntropyLoss(), optimizer, x, y, batch_size=10, scheduler=scheduler)
+    assert scheduler.t == 10 and optimizer.lr == pytest.approx(0.5)
+
+
+@np.errstate(all="ignore")  # the point is to overflow
+def test_divergence_stops_training_naming_epoch_and_step() -> None:
+    model = TwoLayerMLP(6, 16, 3, rng=0)
+    x, y = blobs(400, 0)
+    optimizer = SGD(model.parameters(), lr=1e10)
+    with pytest.raises(
+        TrainingDivergedError, match=r"loss became nan at epoch 1, step 2: .*than 1e\+10"
+    ):
+        train_epoch(model, CrossEntropyLoss(), optimizer, x * 1e20, y)
+
+
+@np.errstate(all="ignore")
+def test_weights_that_overflow_in_the_last_step_are_caught() -> None:
+    model = TwoLayerMLP(6, 16, 3, rng=0)
+    x, y = blobs(64, 0)
+    optimizer = SGD(model.parameters(), lr=1e38)
+    with pytest.raises(TrainingDivergedError, match=r"weights became infinite or NaN at epoch 4"):
+        train_epoch(model, CrossEntropyLoss(), optimizer, x * 1e5, y, batch_size=64, epoch=4)
+
+
+def test_progress_bar_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    model = TwoLayerMLP(6, 4, 3, rng=0)
+    x, y = blobs(640, 0)
+    train_epoch(model, CrossEntropyLoss(), SGD(model.parameters()), x, y, batch_size=16, epoch=3,
+                progress=True)  # fmt: skip
+    err = capsys.readouterr().err
+    assert "epoch 3" in err and "samples/s" in err
+
+
+def test_predict_and_evaluate_restore_the_mode() -> None:
+    model = TwoLayerMLP(6, 4, 3, rng=0)
+    x, y = blobs(50, 0)
+    labels = predict(model, x, batch_size=7)
+    assert labels.shape == (50,) and labels.dtype == np.int64 and model.training
+    np.testing.assert_array_equal(labels, model.forward(x).argmax(axis=1))
+    assert evaluate(model, x, y) == pytest.approx(np.mean(labels == y))
+    model.eval()
+    predict(model, x)
+    assert not model.training
+
+
+def test_confusion_matrix_counts_true_against_predicted() -> None:
+    matrix = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
+
+
+def test_blas_threads_limits_and_restores() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info()]
+    with blas_threads(1) as limited:
+        assert limited
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert all(info["num_threads"] == 1 for info in blas)
+    assert [lib["num_threads"] for lib in threadpoolctl.threadpool_info()] == before
+    with blas_threads(None) as limited:
+        assert not limited
+
+
+def test_blas_threads_without_threadpoolctl(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    with blas_threads(1) as limited:
+        assert not limited
+
+
+def test_epoch_stats_format() -> None:
+    stats = EpochStats(2, 0.12345, 0.9, 0.95, 1.5, 40000.0)
+    assert str(stats) == (
+        "epoch   2  train loss 0.1235  train acc 90.00%  test acc 95.00%  1.50 s  40,000 samples/s"
+    )
