@@ -45,7 +45,8 @@ def test_train_prints_epochs_and_writes_checkpoint_and_json(
     assert records[-1]["test_acc"] > 0.9  # the fake digits are easy
     header, arrays = read_checkpoint(save)
     assert header["epoch"] == 2 and header["dataset"] == "mnist"
-    assert header["metrics"]["test_acc"] == records[-1]["test_acc"]
+    assert header["history"][-1]["test_acc"] == records[-1]["test_acc"]
+    assert header["recipe"]["lr"] == 0.1 and header["recipe"]["optimizer"] == "sgd"
     assert "optimizer.velocity.0" in arrays
 
 
@@ -166,3 +167,69 @@ def test_default_recipe_reaches_the_targets_on_real_mnist(mnist_root: Path, tmp_
     final = json.loads(metrics.read_text())[-1]
     assert final["epoch"] == 5
     assert final["train_acc"] >= 0.980 and final["test_acc"] >= 0.975
+
+
+def test_an_mlp_with_every_option(data_dir: Path, tmp_path: Path) -> None:
+    save = tmp_path / "mlp.npz"
+    status = train(
+        data_dir, "--quiet", "--model", "784-32-16-10", "--batchnorm", "--dropout", "0.1",
+        "--optimizer", "adamw", "--lr", "3e-3", "--weight-decay", "0.05", "--warmup", "1",
+        "--scheduler", "cosine", "--clip-grad", "1.0", "--epochs", "3", "--save", str(save),
+    )  # fmt: skip
+    assert status == 0
+    header, arrays = read_checkpoint(save)
+    assert header["model"] == "MLP" and header["config"]["sizes"] == [784, 32, 16, 10]
+    assert header["recipe"]["weight_decay"] == 0.05 and header["recipe"]["warmup"] == 1
+    assert "model.1.running_mean" in arrays and "optimizer.exp_avg_sq.0" in arrays
+    assert header["history"][-1]["test_acc"] > 0.5  # chance is 0.1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["--model", "784-32-10", "--batchnorm", "--dropout", "0.3", "--optimizer", "adam"]],
+    ids=["two-layer SGD", "MLP with BatchNorm, Dropout and Adam"],
+)
+def test_resume_continues_exactly(data_dir: Path, tmp_path: Path, extra: list[str]) -> None:
+    per_epoch = str(tmp_path / "run-{epoch}.npz")
+    assert train(data_dir, "--quiet", "--epochs", "3", "--save", per_epoch, *extra) == 0
+    resumed = tmp_path / "resumed.npz"
+    status = main(["train", "--quiet", "--data-dir", str(data_dir),
+                   "--resume", str(tmp_path / "run-1.npz"), "--save", str(resumed)])  # fmt: skip
+    assert status == 0
+    straight_header, straight = read_checkpoint(tmp_path / "run-3.npz")
+    resumed_header, again = read_checkpoint(resumed)
+    assert sorted(straight) == sorted(again)
+    for key in straight:
+        np.testing.assert_array_equal(straight[key], again[key], err_msg=key)
+    for a, b in zip(straight_header["history"], resumed_header["history"]):
+        assert (a["epoch"], a["train_loss"], a["test_acc"]) == (
+            b["epoch"],
+            b["train_loss"],
+            b["test_acc"],
+        )
+
+
+def test_bad_recipes_are_one_line_errors(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train(data_dir, "--batchnorm") == 1
+    assert "TwoLayerMLP has no BatchNorm" in capsys.readouterr().err
+    assert train(data_dir, "--model", "784-x-10") == 1
+    assert "--model must be 'two-layer' or sizes joined by '-'" in capsys.readouterr().err
+    assert train(data_dir, "--model", "700-10") == 1
+    assert "has 784 features and 10 classes" in capsys.readouterr().err
+    assert train(data_dir, "--optimizer", "adam", "--momentum", "0.9") == 1
+    assert "--momentum applies to sgd and rmsprop" in capsys.readouterr().err
+    assert train(data_dir, "--warmup", "2") == 1
+    assert "warm-up must last 0 to 1 epochs" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_readme_mlp_recipe_reaches_98_4_percent(mnist_root: Path, tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.json"
+    recipe = ["--model", "784-512-256-10", "--batchnorm", "--dropout", "0.3",
+              "--optimizer", "adamw", "--lr", "3e-3", "--weight-decay", "0.05", "--warmup", "1",
+              "--epochs", "10", "--batch-size", "128"]  # fmt: skip
+    args = ["train", "--quiet", "--data-dir", str(mnist_root), "--json", str(metrics)]
+    assert main([*args, *recipe]) == 0
+    assert json.loads(metrics.read_text())[-1]["test_acc"] >= 0.984

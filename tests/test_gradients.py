@@ -14,12 +14,18 @@ import numpy as np
 import pytest
 
 from deeplearning import (
+    MLP,
+    BatchNorm1d,
     CrossEntropyLoss,
+    Dropout,
     Layer,
+    LeakyReLU,
     Linear,
+    LogSoftmax,
     MSELoss,
     ReLU,
     Sigmoid,
+    Softmax,
     Tanh,
     TwoLayerMLP,
     check_layer,
@@ -59,6 +65,21 @@ def _gradient_name(name: str) -> str:
     return f"{owner}{dot}dL_d{param}"
 
 
+class FixedMaskDropout(Dropout):
+    """Dropout that draws the same mask at every forward, so that the loss is a function of
+    its input alone and central differences apply."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.rng = np.random.default_rng(7)
+        return super().forward(x)
+
+
+def _eval_mode(layer: Layer, features: int) -> Layer:
+    """``layer`` in evaluation mode, after a training batch has set its running statistics."""
+    layer.forward(_data(16, features, seed=5) * 2 + 1)
+    return layer.eval()
+
+
 def _loss(
     make: Callable[[], CrossEntropyLoss | MSELoss], prediction: np.ndarray, target: np.ndarray
 ) -> Callable[[], dict[str, float]]:
@@ -79,6 +100,17 @@ CASES = [
     Case("ReLU layer", _layer(ReLU, 5, 6)),
     Case("Sigmoid layer", _layer(Sigmoid, 5, 6)),
     Case("Tanh layer", _layer(Tanh, 5, 6)),
+    Case("LeakyReLU layer", _layer(lambda: LeakyReLU(0.1), 5, 6)),
+    Case("Softmax layer", _layer(Softmax, 5, 6)),
+    Case("LogSoftmax layer", _layer(LogSoftmax, 5, 6)),
+    Case(
+        "BatchNorm1d layer (training mode)", _layer(lambda: BatchNorm1d(6, dtype=np.float64), 5, 6)
+    ),
+    Case(
+        "BatchNorm1d layer (evaluation mode)",
+        _layer(lambda: _eval_mode(BatchNorm1d(6, dtype=np.float64), 6), 5, 6),
+    ),
+    Case("Dropout layer (training mode, fixed mask)", _layer(lambda: FixedMaskDropout(0.4), 5, 6)),
     Case(
         "CrossEntropyLoss (class labels)",
         _loss(CrossEntropyLoss, _data(5, 4), np.array([0, 3, 1, 1, 2])),
@@ -91,6 +123,18 @@ CASES = [
     Case(
         "TwoLayerMLP (whole model)",
         _layer(lambda: TwoLayerMLP(12, 8, 5, rng=0, dtype=np.float64), 6, 12),
+    ),
+    Case(
+        "MLP with Tanh (whole model)",
+        _layer(lambda: MLP([7, 6, 5, 3], "tanh", rng=0, dtype=np.float64), 6, 7),
+    ),
+    Case(
+        # In training mode the Linear biases before a BatchNorm have zero gradient (the
+        # normalisation removes any shift), so there is no scale to check them against.
+        "MLP with BatchNorm1d (whole model, evaluation mode)",
+        _layer(
+            lambda: _eval_mode(MLP([7, 6, 5, 3], batchnorm=True, rng=0, dtype=np.float64), 7), 6, 7
+        ),
     ),
 ]
 

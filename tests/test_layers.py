@@ -9,15 +9,35 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deeplearning import Layer, Linear, Parameter, ReLU, Sigmoid, Tanh
+from deeplearning import (
+    BatchNorm1d,
+    Dropout,
+    Layer,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 
-ACTIVATIONS = [ReLU, Sigmoid, Tanh]
+ACTIVATIONS = [ReLU, Sigmoid, Tanh, LeakyReLU, Softmax, LogSoftmax]
 shapes = st.tuples(st.integers(1, 8), st.integers(1, 12), st.integers(1, 12))
 
 
 def torch_module(torch: ModuleType, layer: Layer) -> object:
     """The PyTorch function or module with the same semantics as ``layer``."""
-    names = {"ReLU": torch.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh}
+    names = {
+        "ReLU": torch.relu,
+        "Sigmoid": torch.sigmoid,
+        "Tanh": torch.tanh,
+        "LeakyReLU": lambda t: torch.nn.functional.leaky_relu(t, 0.01),
+        "Softmax": lambda t: torch.softmax(t, dim=-1),
+        "LogSoftmax": lambda t: torch.log_softmax(t, dim=-1),
+    }
     return names[type(layer).__name__]
 
 
@@ -202,7 +222,7 @@ def test_activations_match_pytorch(
     ty.backward(torch.from_numpy(dout))
     with np.errstate(all="raise"):
         y, dx = layer.forward(x), layer.backward(dout)
-    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-8, atol=1e-15, err_msg="dL/dx")
 
 
@@ -285,3 +305,106 @@ def test_load_state_dict_lists_missing_and_unexpected_keys() -> None:
 def test_load_state_dict_names_the_mismatched_shape() -> None:
     with pytest.raises(ValueError, match=r"'first.W': the model has shape \(3, 3\).*\(4, 3\)"):
         Net().load_state_dict({"first.W": np.zeros((4, 3))}, strict=False)
+
+
+# -- BatchNorm1d, Dropout, LeakyReLU, Softmax, LogSoftmax, Sequential ----------------------------
+@pytest.mark.parametrize("momentum", [0.1, 0.5])
+@settings(max_examples=15, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2**32 - 1))
+def test_batchnorm_matches_pytorch_in_train_and_eval_mode(
+    torch: ModuleType, momentum: float, shape: tuple[int, int, int], seed: int
+) -> None:
+    n, features, _ = shape
+    n += 1  # training needs at least two samples
+    gen = np.random.default_rng(seed)
+    layer = BatchNorm1d(features, momentum=momentum, dtype=np.float64)
+    reference = torch.nn.BatchNorm1d(features, momentum=momentum)
+    weight, bias = gen.standard_normal(features), gen.standard_normal(features)
+    layer.params["weight"].data[...], layer.params["bias"].data[...] = weight, bias
+    with torch.no_grad():
+        reference.weight.copy_(torch.from_numpy(weight))
+        reference.bias.copy_(torch.from_numpy(bias))
+    for mode in ("train", "train", "eval"):
+        layer.train(mode == "train")
+        reference.train(mode == "train")
+        x, dout = gen.standard_normal((n, features)) * 3 + 1, gen.standard_normal((n, features))
+        tx = torch.tensor(x, requires_grad=True)
+        reference.zero_grad()
+        ty = reference(tx)
+        ty.backward(torch.from_numpy(dout))
+        np.testing.assert_allclose(layer.forward(x), ty.detach().numpy(), rtol=1e-9, atol=1e-9)
+        dx = layer.backward(dout)
+        np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-7, atol=1e-9, err_msg=mode)
+        np.testing.assert_allclose(layer.params["weight"].grad, reference.weight.grad.numpy(),
+                                   rtol=1e-9, atol=1e-9)  # fmt: skip
+        np.testing.assert_allclose(layer.params["bias"].grad, reference.bias.grad.numpy(),
+                                   rtol=1e-9, atol=1e-9)  # fmt: skip
+        for name in ("running_mean", "running_var"):
+            np.testing.assert_allclose(layer.buffers[name], getattr(reference, name).numpy(),
+                                       rtol=1e-12, err_msg=name)  # fmt: skip
+
+
+def test_batchnorm_normalises_in_training_and_uses_running_stats_in_eval() -> None:
+    gen = np.random.default_rng(0)
+    layer = BatchNorm1d(3)
+    x = (gen.standard_normal((500, 3)) * [1, 5, 0.1] + [2, -3, 7]).astype(np.float32)
+    y = layer.forward(x)
+    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-4)  # float32
+    np.testing.assert_allclose(y.std(axis=0), 1, atol=1e-3)
+    layer.eval()
+    single = layer.forward(x[:1])
+    assert single.shape == (1, 3)  # one sample is fine in eval mode
+    assert [name for name, _ in layer.named_buffers()] == ["running_mean", "running_var"]
+
+
+def test_batchnorm_explains_bad_input() -> None:
+    with pytest.raises(ValueError, match="more than one sample per batch"):
+        BatchNorm1d(3).forward(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, 3\) but got \(2, 4\)"):
+        BatchNorm1d(3).forward(np.zeros((2, 4)))
+
+
+def test_dropout_scales_and_zeroes_like_pytorch(torch: ModuleType) -> None:
+    x = np.ones((200, 50))
+    layer = Dropout(0.3, rng=0)
+    y = layer.forward(x)
+    reference = torch.nn.functional.dropout(torch.from_numpy(x), p=0.3, training=True).numpy()
+    assert set(np.unique(y)) == set(np.unique(reference)) == {0.0, 1 / 0.7}
+    assert np.mean(y == 0) == pytest.approx(0.3, abs=0.02)
+    dout = np.random.default_rng(1).standard_normal(x.shape)
+    np.testing.assert_array_equal(layer.backward(dout), dout * y)  # the same mask
+    layer.eval()
+    np.testing.assert_array_equal(layer.forward(x), x)
+    np.testing.assert_array_equal(layer.backward(dout), dout)
+
+
+def test_dropout_is_reproducible_and_keeps_float32() -> None:
+    x = np.ones((4, 8), dtype=np.float32)
+    a, b = Dropout(0.5, rng=3).forward(x), Dropout(0.5, rng=3).forward(x)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float32
+    assert not Dropout(1.0).forward(x).any()
+    np.testing.assert_array_equal(Dropout(0.0).forward(x), x)
+    with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\], got 1.5"):
+        Dropout(1.5)
+
+
+def test_sequential_chains_and_names_by_position(rng: np.random.Generator) -> None:
+    model = Sequential(
+        Linear(4, 3, rng=0, dtype=np.float64), ReLU(), Linear(3, 2, rng=1, dtype=np.float64)
+    )
+    assert len(model) == 3 and isinstance(model[1], ReLU)
+    assert [name for name, _ in model.named_parameters()] == ["0.W", "0.b", "2.W", "2.b"]
+    x = rng.standard_normal((5, 4))
+    expected = model[2].forward(model[1].forward(model[0].forward(x)))
+    np.testing.assert_array_equal(model.forward(x), expected)
+    dout = rng.standard_normal((5, 2))
+    dx = model.backward(dout)
+    grads = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    model.forward(x)
+    model.backward_params(dout)
+    for before, param in zip(grads, model.parameters()):
+        np.testing.assert_array_equal(param.grad, before)
+    assert dx.shape == (5, 4)
+    assert repr(model).startswith("Sequential(\n  (0): Linear(in_features=4, out_features=3)")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from deeplearning import Linear, TwoLayerMLP
+from deeplearning import MLP, LeakyReLU, Linear, TwoLayerMLP
 from deeplearning.mnist_mlp import TwoLayerMLP as TwoLayerMLPFromModule
 
 
@@ -113,3 +113,44 @@ def test_repr_shows_the_layers() -> None:
         "  (fc2): Linear(in_features=128, out_features=10)\n"
         ")"
     )
+
+
+# -- the MLP builder ----------------------------------------------------------------------------
+def test_mlp_builds_the_layers_in_order() -> None:
+    model = MLP([784, 256, 128, 10], batchnorm=True, dropout=0.2, rng=0)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == [
+        "Linear", "BatchNorm1d", "ReLU", "Dropout",
+        "Linear", "BatchNorm1d", "ReLU", "Dropout",
+        "Linear",
+    ]  # fmt: skip
+    assert model.config == {
+        "sizes": [784, 256, 128, 10], "activation": "relu", "batchnorm": True, "dropout": 0.2
+    }  # fmt: skip
+    assert "0.W" in model.state_dict() and "1.running_var" in model.state_dict()
+    assert [type(layer).__name__ for layer in MLP([4, 2], rng=0).layers] == ["Linear"]
+    assert isinstance(MLP([4, 3, 2], "leaky_relu").layers[1], LeakyReLU)
+
+
+def test_mlp_is_reproducible_including_dropout(rng: np.random.Generator) -> None:
+    x, _ = mnist_like_batch(rng, 32)
+    outputs = []
+    for _ in range(2):
+        model = MLP([784, 32, 10], dropout=0.5, rng=9)
+        outputs.append(model.forward(x))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_bias_before_batchnorm_gets_no_gradient(rng: np.random.Generator) -> None:
+    model = MLP([6, 5, 3], batchnorm=True, rng=0, dtype=np.float64)
+    logits = model.forward(rng.standard_normal((8, 6)))
+    model.backward(rng.standard_normal(logits.shape))
+    np.testing.assert_allclose(model.layers[0].params["b"].grad, 0, atol=1e-12)
+    assert np.abs(model.layers[0].params["W"].grad).max() > 1e-3
+
+
+def test_mlp_rejects_bad_specifications() -> None:
+    with pytest.raises(ValueError, match="at least two positive sizes"):
+        MLP([784])
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        MLP([4, 2, 1], "gelu")

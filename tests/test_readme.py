@@ -27,7 +27,9 @@ def test_readme_examples_run_in_order(capsys: pytest.CaptureFixture[str]) -> Non
     assert namespace["dlogits"].shape == (32, 10)
     assert namespace["loss"] < 0.05
     assert namespace["model"].evaluate(namespace["x_batch"], namespace["y_batch"]) == 1.0
-    assert "loss after 200 steps" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "loss after 200 steps" in out and "accuracy on the batch: 1.00" in out
+    assert not namespace["net"].training
 
 
 @pytest.mark.slow

@@ -5,21 +5,42 @@ The public API, re-exported from the modules that define it::
     from deeplearning import Linear, ReLU, Sigmoid, Tanh, MSELoss, CrossEntropyLoss, TwoLayerMLP
 """
 
+from .functional import log_softmax, softmax
 from .gradcheck import check_layer, numerical_gradient, relative_error
-from .losses import CrossEntropyLoss, MSELoss, log_softmax, softmax
-from .mnist_mlp import TwoLayerMLP
-from .neural_net import Layer, Linear, Parameter, ReLU, Sigmoid, Tanh
+from .losses import CrossEntropyLoss, MSELoss
+from .mnist_mlp import MLP, TwoLayerMLP
+from .neural_net import (
+    BatchNorm1d,
+    Dropout,
+    Layer,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MLP",
+    "BatchNorm1d",
     "CrossEntropyLoss",
+    "Dropout",
     "Layer",
+    "LeakyReLU",
     "Linear",
+    "LogSoftmax",
     "MSELoss",
     "Parameter",
     "ReLU",
+    "Sequential",
     "Sigmoid",
+    "Softmax",
     "Tanh",
     "TwoLayerMLP",
     "__version__",

@@ -18,9 +18,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._types import Array
 from .losses import CrossEntropyLoss
 from .mnist_mlp import TwoLayerMLP
-from .neural_net import Array
 from .optim import SGD
 from .schedules import CosineAnnealingLR, LRScheduler
 from .train import DEFAULT_BLAS_THREADS, blas_threads, train_epoch

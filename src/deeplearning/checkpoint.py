@@ -21,16 +21,17 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from ._types import Array
 from .atomic import atomic_write
-from .mnist_mlp import TwoLayerMLP
-from .neural_net import Array, Layer
+from .mnist_mlp import MLP, TwoLayerMLP
+from .neural_net import Layer
 from .optim import Optimizer
 
 PathLike = Union[str, Path]
 FORMAT = "deeplearning-checkpoint"
 VERSION = 1
 
-MODELS: dict[str, Callable[..., Layer]] = {"TwoLayerMLP": TwoLayerMLP}
+MODELS: dict[str, Callable[..., Layer]] = {"TwoLayerMLP": TwoLayerMLP, "MLP": MLP}
 """Model classes a checkpoint can rebuild, by name; each takes its ``config`` as keywords."""
 
 

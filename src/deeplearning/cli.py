@@ -3,6 +3,8 @@
 Examples::
 
     python -m deeplearning train --epochs 5 --save mnist.npz --plot mnist.png
+    python -m deeplearning train --model 784-512-256-10 --batchnorm --dropout 0.2 \\
+        --optimizer adamw --lr 3e-3 --warmup 1 --epochs 10
     python -m deeplearning evaluate mnist.npz
     python -m deeplearning bench
 """
@@ -10,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -19,13 +22,14 @@ import numpy as np
 
 from .atomic import atomic_write
 from .bench import run_benchmark
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .datasets import DATASETS, dataset_info, load_mnist
-from .mnist_mlp import TwoLayerMLP
-from .optim import SGD
 from .plots import plot_training, require_matplotlib
-from .schedules import CosineAnnealingLR, LRScheduler
+from .recipe import OPTIMIZERS, SCHEDULERS, Recipe
+from .schedules import LRScheduler
 from .train import EpochStats, TrainingDivergedError, confusion_matrix, fit, predict
+
+RECIPE_FIELDS = {field.name for field in dataclasses.fields(Recipe)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,19 +39,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train TwoLayerMLP on MNIST (or a relative)")
-    train.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
+    train = commands.add_parser(
+        "train",
+        help="train a network on MNIST (or a relative)",
+        description="Train a network. Options left out take the recipe defaults shown (or, "
+        "with --resume, the values saved in the checkpoint).",
+    )
+    recipe = train.add_argument_group("recipe")
+    recipe.add_argument("--dataset", choices=sorted(DATASETS), help="default: mnist")
+    recipe.add_argument(
+        "--model", help="'two-layer' (TwoLayerMLP, the default) or MLP sizes such as 784-256-128-10"
+    )
+    recipe.add_argument("--batchnorm", action="store_const", const=True, help="MLP: BatchNorm1d")
+    recipe.add_argument("--dropout", type=float, help="MLP: dropout probability (default 0)")
+    recipe.add_argument("--epochs", type=int, help="default: 5")
+    recipe.add_argument("--batch-size", type=int, help="default: 64")
+    recipe.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: sgd")
+    recipe.add_argument("--lr", type=float, help="peak learning rate (sgd 0.05, others 1e-3)")
+    recipe.add_argument("--momentum", type=float, help="sgd (default 0.9) and rmsprop (0)")
+    recipe.add_argument("--weight-decay", type=float, help="default 0 (adamw: 0.01)")
+    recipe.add_argument("--scheduler", choices=SCHEDULERS, help="after warm-up; default: cosine")
+    recipe.add_argument("--warmup", type=int, help="epochs of linear warm-up (default 0)")
+    recipe.add_argument("--clip-grad", type=float, help="clip the gradient norm to this")
+    recipe.add_argument("--seed", type=int, help="weights, shuffling, dropout (default 0)")
     train.add_argument("--data-dir", help="folder holding <dataset>/ (default: see README)")
-    train.add_argument("--epochs", type=int, default=5)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--lr", type=float, default=0.05, help="peak learning rate")
-    train.add_argument("--momentum", type=float, default=0.9)
+    train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run saved with --save")
     train.add_argument(
-        "--scheduler", default="cosine", choices=["cosine", "constant"],
-        help="cosine: decay to 0 over the run (default); constant: keep --lr",
-    )  # fmt: skip
-    train.add_argument("--seed", type=int, default=0, help="weights and shuffling (default 0)")
-    train.add_argument("--save", metavar="PATH", help="write a checkpoint after every epoch")
+        "--save", metavar="PATH", help="checkpoint after every epoch ('{epoch}' in PATH: one each)"
+    )
     train.add_argument("--plot", metavar="PATH", help="write a PNG of the run (needs matplotlib)")
     train.add_argument("--json", metavar="PATH", help="write per-epoch metrics as JSON")
     train.add_argument("--quiet", action="store_true", help="print only the final line")
@@ -83,30 +102,45 @@ def _train(args: argparse.Namespace) -> int:
     if args.plot:
         require_matplotlib()  # fail now, not after the last epoch
     say = (lambda *_: None) if args.quiet else print
-    data = load_mnist(args.dataset, args.data_dir)
-    say(f"{args.dataset}: {len(data.x_train):,} training and {len(data.x_test):,} test images")
-    rng = np.random.default_rng(args.seed)
-    model = TwoLayerMLP(rng=rng)
-    optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
-    scheduler = None
-    if args.scheduler == "cosine":
-        steps = args.epochs * -(-len(data.x_train) // args.batch_size)
-        scheduler = LRScheduler(optimizer, CosineAnnealingLR(args.lr, T_max=steps))
-    say(f"{model!r}: {model.num_parameters():,} parameters")
-    say(f"SGD(lr={args.lr}, momentum={args.momentum}), {args.scheduler} schedule, batch size "
-        f"{args.batch_size}, {args.epochs} epochs, seed {args.seed}")  # fmt: skip
+    given = {name: value for name, value in vars(args).items() if name in RECIPE_FIELDS}
+    given = {name: value for name, value in given.items() if value is not None}
+    header: dict[str, Any] = {}
+    if args.resume:
+        header, _ = read_checkpoint(args.resume)
+        recipe = Recipe.from_dict({**header["recipe"], **given})
+    else:
+        recipe = Recipe(**given)
+    data = load_mnist(recipe.dataset, args.data_dir)
+    say(f"{recipe.dataset}: {len(data.x_train):,} training and {len(data.x_test):,} test images")
+    rng = np.random.default_rng(recipe.seed)
+    classes = dataset_info(recipe.dataset).classes
+    model = recipe.build_model(rng, data.x_train.shape[1], len(classes))
+    optimizer = recipe.build_optimizer(model)
     history: list[EpochStats] = []
+    if args.resume:
+        load_checkpoint(args.resume, model, optimizer)
+        rng.bit_generator.state = header["rng_state"]
+        history = [EpochStats(**record) for record in header["history"]]
+        say(f"resuming {args.resume} after epoch {header['epoch']}")
+    steps_per_epoch = -(-len(data.x_train) // recipe.batch_size)
+    schedule = recipe.build_schedule(steps_per_epoch)
+    scheduler = LRScheduler(optimizer, schedule, last_step=optimizer.steps)
+    say(f"{model!r}: {model.num_parameters():,} parameters")
+    say(", ".join(f"{key}={value}" for key, value in recipe.to_dict().items()))
     try:
         for stats in fit(
-            model, data, optimizer, epochs=args.epochs, batch_size=args.batch_size, rng=rng,
-            scheduler=scheduler, progress=not args.quiet,
+            model, data, optimizer, epochs=recipe.epochs, batch_size=recipe.batch_size, rng=rng,
+            scheduler=scheduler, clip_grad=recipe.clip_grad, progress=not args.quiet,
+            start_epoch=len(history) + 1,
         ):  # fmt: skip
             history.append(stats)
             say(stats)
             if args.save:
                 save_checkpoint(
-                    args.save, model, optimizer, dataset=args.dataset, epoch=stats.epoch,
-                    metrics=stats.to_dict(), rng_state=rng.bit_generator.state,
+                    args.save.format(epoch=stats.epoch), model, optimizer,
+                    dataset=recipe.dataset, epoch=stats.epoch, recipe=recipe.to_dict(),
+                    history=[record.to_dict() for record in history],
+                    rng_state=rng.bit_generator.state,
                 )  # fmt: skip
             if args.json:
                 _write_json(args.json, [record.to_dict() for record in history])
@@ -118,7 +152,6 @@ def _train(args: argparse.Namespace) -> int:
     print(f"final: train acc {final.train_acc:.2%}, test acc {final.test_acc:.2%}")
     if args.plot:
         predictions = predict(model, data.x_test)
-        classes = dataset_info(args.dataset).classes
         plot_training(args.plot, history, model, data.x_test, data.y_test, predictions, classes)
         say(f"wrote {args.plot}")
     return 0

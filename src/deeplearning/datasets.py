@@ -25,9 +25,9 @@ from typing import NamedTuple, Union
 
 import numpy as np
 
+from ._types import RNG, Array
 from .atomic import atomic_write
 from .idx import read_idx
-from .neural_net import RNG, Array
 
 PathLike = Union[str, Path]
 

@@ -23,7 +23,8 @@ from typing import Callable, Union
 
 import numpy as np
 
-from .neural_net import RNG, Array, Layer
+from ._types import RNG, Array
+from .neural_net import Layer
 
 Objective = Callable[[], Union[float, Array]]
 
@@ -83,14 +84,17 @@ def relative_error(analytic: Array, numeric: Array) -> float:
     ``max |a - n| / max(max |a|, max |n|)``; 0 when both are all zeros. Scaling by the largest
     entry, rather than entry by entry, keeps entries that are (nearly) zero in both from
     turning rounding noise into a large relative error. Below ~1e-7 in float64 means the
-    analytic gradient is right; around 1e-2 or more means it is wrong.
+    analytic gradient is right; around 1e-2 or more means it is wrong. A gradient that is zero
+    as a whole in theory (the bias of a Linear layer followed by BatchNorm) has no scale to
+    compare against: check that it is ~0 instead.
     """
     if analytic.shape != numeric.shape:
         raise ValueError(
             f"gradients of different shapes: analytic {analytic.shape}, numeric {numeric.shape}"
         )
-    scale = float(np.max(np.abs(analytic), initial=0))
-    scale = max(scale, float(np.max(np.abs(numeric), initial=0)))
+    scale = max(
+        float(np.max(np.abs(analytic), initial=0)), float(np.max(np.abs(numeric), initial=0))
+    )
     if scale == 0:
         return 0.0
     return float(np.max(np.abs(analytic - numeric))) / scale

@@ -22,7 +22,7 @@ from typing import Union
 
 import numpy as np
 
-from .neural_net import Array
+from ._types import Array
 
 PathLike = Union[str, Path]
 

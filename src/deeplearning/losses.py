@@ -1,4 +1,4 @@
-"""Loss functions: `MSELoss` and `CrossEntropyLoss` (softmax fused), and `log_softmax`.
+"""Loss functions: `MSELoss` and `CrossEntropyLoss` (softmax fused).
 
 A loss is the end of the chain: ``forward(prediction, target)`` returns the loss as a Python
 float and keeps what ``backward()`` needs; ``backward()`` takes no argument (dL/dL = 1) and
@@ -12,31 +12,10 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .neural_net import Array
+from ._types import Array
+from .functional import log_softmax
 
 _T = TypeVar("_T")
-
-
-def log_softmax(z: Array, axis: int = -1) -> Array:
-    """Numerically stable ``log(softmax(z))`` along ``axis``.
-
-    Uses the log-sum-exp trick: with ``m = max(z)``,
-    ``log_softmax(z) = z - m - log(sum(exp(z - m)))``. Every ``z - m`` is <= 0, so ``exp``
-    cannot overflow, and the largest term is exp(0) = 1, so the log never sees 0.
-    """
-    shifted = z - z.max(axis=axis, keepdims=True)
-    # exp of a very negative number underflows to 0, which is then the exact answer.
-    with np.errstate(under="ignore"):
-        sum_exp = np.exp(shifted).sum(axis=axis, keepdims=True)
-    out: Array = shifted - np.log(sum_exp)
-    return out
-
-
-def softmax(z: Array, axis: int = -1) -> Array:
-    """Numerically stable ``softmax(z) = exp(z) / sum(exp(z))`` along ``axis``."""
-    with np.errstate(under="ignore"):
-        out: Array = np.exp(log_softmax(z, axis=axis))
-    return out
 
 
 class _Loss:

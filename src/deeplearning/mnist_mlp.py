@@ -1,12 +1,33 @@
-"""`TwoLayerMLP`: the classic MNIST network, Input(784) -> Linear(128) -> ReLU -> Linear(10)."""
+"""Multi-layer perceptrons: `TwoLayerMLP`, the classic MNIST network, and the `MLP` builder."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from ._types import RNG, Array
 from .losses import CrossEntropyLoss
-from .neural_net import RNG, Array, Layer, Linear, ReLU
+from .neural_net import (
+    BatchNorm1d,
+    Dropout,
+    Layer,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
+
+ACTIVATIONS: dict[str, type[Layer]] = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+}
+"""Activation layers by the name `MLP` takes."""
 
 
 class TwoLayerMLP(Layer):
@@ -80,3 +101,68 @@ class TwoLayerMLP(Layer):
                 "pass one integer label per sample."
             )
         return float(np.mean(predictions == labels))
+
+
+class MLP(Sequential):
+    """A perceptron of any depth, built from a list of sizes.
+
+    ``MLP([784, 256, 128, 10], batchnorm=True, dropout=0.2)`` is::
+
+        Linear(784, 256) -> BatchNorm1d(256) -> ReLU -> Dropout(0.2)
+        -> Linear(256, 128) -> BatchNorm1d(128) -> ReLU -> Dropout(0.2) -> Linear(128, 10)
+
+    Each hidden layer is Linear, then BatchNorm1d (if ``batchnorm``), the activation, then
+    Dropout (if ``dropout > 0``); the last layer is a bare Linear giving logits.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Input features, the hidden widths, and the number of outputs (at least two numbers).
+    activation : str
+        One of `ACTIVATIONS`: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"``, ``"tanh"``.
+    batchnorm : bool
+        Insert BatchNorm1d after each hidden Linear.
+    dropout : float
+        Dropout probability after each hidden activation; 0 for none.
+    rng : int, Generator or None
+        Seed or generator for the weights and for the dropout masks (Dropout layers keep using
+        it), so one seed fixes a whole training run.
+    dtype : dtype
+        float32 by default.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        batchnorm: bool = False,
+        dropout: float = 0.0,
+        *,
+        rng: RNG = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(
+                f"MLP needs at least two positive sizes (inputs, outputs), got {sizes}"
+            )
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {activation!r}; choose one of {list(ACTIVATIONS)}"
+            )
+        generator = np.random.default_rng(rng)
+        layers: list[Layer] = []
+        for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
+            layers.append(Linear(fan_in, fan_out, rng=generator, dtype=dtype))
+            if batchnorm:
+                layers.append(BatchNorm1d(fan_out, dtype=dtype))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(Dropout(dropout, rng=generator))
+        layers.append(Linear(sizes[-2], sizes[-1], rng=generator, dtype=dtype))
+        super().__init__(*layers)
+        self.config = {
+            "sizes": list(sizes),
+            "activation": activation,
+            "batchnorm": batchnorm,
+            "dropout": dropout,
+        }

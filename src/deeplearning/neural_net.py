@@ -9,6 +9,10 @@ Every layer follows one contract:
 - ``backward_params(dout)`` does the same but may skip dL/d(input); a model calls it on its
   first layer, whose input gradient nobody needs.
 
+Layers here: `Linear`; the activations `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`, `Softmax` and
+`LogSoftmax`; `BatchNorm1d` and `Dropout`, which behave differently in training and evaluation
+mode (``layer.train()`` / ``layer.eval()``); and `Sequential`, a chain of layers.
+
 Arrays flow with a batch dimension first: ``x`` has shape ``(N, features)``. The dtype of a
 layer's computation follows its parameters (float32 by default, float64 for gradient checks).
 """
@@ -16,16 +20,13 @@ layer's computation follows its parameters (float32 by default, float64 for grad
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, TypeVar, Union
+from typing import TypeVar
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike
 
-Array = NDArray[Any]
-"""A NumPy array of floats; the batch dimension comes first."""
-
-RNG = Union[int, np.random.Generator, None]
-"""A seed, a generator, or None for fresh entropy (as `numpy.random.default_rng` takes)."""
+from ._types import RNG, Array
+from .functional import log_softmax, softmax
 
 _T = TypeVar("_T")
 
@@ -352,3 +353,256 @@ class Tanh(Layer):
         self._check_dout(dout, y.shape)
         dx: Array = dout * (1 - y * y)
         return dx
+
+
+class LeakyReLU(Layer):
+    """``y = x`` for x > 0 and ``negative_slope * x`` otherwise; ``dL/dx = dout * slope(x)``."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+        self._slope: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        x = np.asarray(x)
+        slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
+        self._slope = slope
+        y: Array = x * slope
+        return y
+
+    def backward(self, dout: Array) -> Array:
+        slope = self._saved(self._slope)
+        self._check_dout(dout, slope.shape)
+        dx: Array = dout * slope
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softmax(Layer):
+    """``y = softmax(x)`` along ``dim``; ``dL/dx = y * (dout - sum(dout * y, dim))``.
+
+    The Jacobian of softmax is ``diag(y) - y yᵀ``; multiplying it by ``dout`` gives the
+    formula above without forming the C x C matrix.
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+        self._y: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        y = softmax(np.asarray(x), axis=self.dim)
+        self._y = y
+        return y
+
+    def backward(self, dout: Array) -> Array:
+        y = self._saved(self._y)
+        self._check_dout(dout, y.shape)
+        dx: Array = y * (dout - np.sum(dout * y, axis=self.dim, keepdims=True))
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Layer):
+    """``y = log_softmax(x)`` along ``dim``; ``dL/dx = dout - softmax(x) * sum(dout, dim)``."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+        self._y: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        y = log_softmax(np.asarray(x), axis=self.dim)
+        self._y = y
+        return y
+
+    def backward(self, dout: Array) -> Array:
+        y = self._saved(self._y)
+        self._check_dout(dout, y.shape)
+        with np.errstate(under="ignore"):  # exp(log p) underflows to 0 for p < 1e-308: exact
+            probs = np.exp(y)
+        dx: Array = dout - probs * np.sum(dout, axis=self.dim, keepdims=True)
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each input with probability ``p`` and scale the rest
+    by ``1 / (1 - p)``, so the expected output equals the input; in evaluation, the identity.
+
+    ``y = x * mask``, ``mask = [u >= p] / (1 - p)`` with ``u ~ U[0, 1)`` per element;
+    ``dL/dx = dout * mask``.
+
+    Parameters
+    ----------
+    p : float
+        Probability of zeroing an element, in [0, 1].
+    rng : int, Generator or None
+        Source of the masks. Pass the model's generator so that one seed fixes everything.
+    """
+
+    def __init__(self, p: float = 0.5, rng: RNG = None) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = p
+        self.rng = np.random.default_rng(rng)
+        self._mask: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        x = np.asarray(x)
+        if not self.training or self.p == 0:
+            self._mask = np.ones_like(x)
+            return x
+        keep = self.rng.random(x.shape, dtype=x.dtype if x.dtype == np.float32 else np.float64)
+        scale = 1 / (1 - self.p) if self.p < 1 else 0.0
+        self._mask = ((keep >= self.p) * scale).astype(x.dtype)
+        y: Array = x * self._mask
+        return y
+
+    def backward(self, dout: Array) -> Array:
+        mask = self._saved(self._mask)
+        self._check_dout(dout, mask.shape)
+        dx: Array = dout * mask
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Layer):
+    """Batch normalisation over the batch dimension of (N, C) inputs.
+
+    Training mode, with the batch's mean ``mu`` and biased variance ``var`` per feature::
+
+        x_hat = (x - mu) / sqrt(var + eps)          y = weight * x_hat + bias
+        running_mean <- (1 - momentum) * running_mean + momentum * mu
+        running_var  <- (1 - momentum) * running_var  + momentum * var * N / (N - 1)
+
+    (PyTorch's conventions: ``momentum`` weighs the new value; the running variance is the
+    unbiased one.) Evaluation mode uses ``running_mean`` and ``running_var`` instead of the
+    batch's statistics, so a sample's output does not depend on its batch.
+
+    Backward in training mode (derived in phase1.md), with ``g = dout * weight``::
+
+        dL/dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps)
+        dL/dweight = sum(dout * x_hat)              dL/dbias = sum(dout)
+
+    Parameters
+    ----------
+    num_features : int
+        C, the features of each sample.
+    eps : float
+        Added to the variance for stability.
+    momentum : float
+        Weight of the current batch in the running statistics.
+    dtype : dtype
+        float32 by default.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.params["weight"] = Parameter(np.ones(num_features, dtype=dtype))
+        self.params["bias"] = Parameter(np.zeros(num_features, dtype=dtype))
+        self.buffers["running_mean"] = np.zeros(num_features, dtype=dtype)
+        self.buffers["running_var"] = np.ones(num_features, dtype=dtype)
+        self._x_hat: Array | None = None
+        self._inv_std: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        weight = self.params["weight"].data
+        x = np.asarray(x, dtype=weight.dtype)
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm1d({self.num_features}) expected input of shape "
+                f"(N, {self.num_features}) but got {x.shape}."
+            )
+        if self.training:
+            n = x.shape[0]
+            if n < 2:
+                raise ValueError(
+                    "BatchNorm1d needs more than one sample per batch in training mode to "
+                    "estimate a variance; use a larger batch, or call model.eval() to predict."
+                )
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            m = self.momentum
+            running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
+            running_mean *= 1 - m
+            running_mean += m * mean
+            running_var *= 1 - m
+            running_var += m * var * (n / (n - 1))
+        else:
+            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+        inv_std = 1 / np.sqrt(var + self.eps)
+        x_hat = (x - mean) * inv_std
+        self._x_hat, self._inv_std = x_hat, inv_std
+        y: Array = x_hat * weight + self.params["bias"].data
+        return y
+
+    def backward(self, dout: Array) -> Array:
+        x_hat, inv_std = self._saved(self._x_hat), self._saved(self._inv_std)
+        weight = self.params["weight"]
+        dout = np.asarray(dout, dtype=weight.data.dtype)
+        self._check_dout(dout, x_hat.shape)
+        np.sum(dout * x_hat, axis=0, out=weight.grad)
+        np.sum(dout, axis=0, out=self.params["bias"].grad)
+        g = dout * weight.data
+        if not self.training:  # the statistics are constants: an affine map
+            dx: Array = g * inv_std
+            return dx
+        dx = (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)) * inv_std
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class Sequential(Layer):
+    """A chain of layers: ``forward`` runs them in order, ``backward`` in reverse.
+
+    Sub-layers are named by position (``"0"``, ``"1"``, ...), so parameters are ``"0.W"`` and so
+    on, as in PyTorch. ``backward_params`` skips the input gradient of the first layer.
+    """
+
+    def __init__(self, *layers: Layer) -> None:
+        super().__init__()
+        self.layers = list(layers)
+
+    def children(self) -> Iterator[tuple[str, Layer]]:
+        for i, layer in enumerate(self.layers):
+            yield str(i), layer
+
+    def forward(self, x: Array) -> Array:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def _backward_through(self, dout: Array, layers: list[Layer]) -> Array:
+        for layer in reversed(layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def backward(self, dout: Array) -> Array:
+        return self._backward_through(dout, self.layers)
+
+    def backward_params(self, dout: Array) -> None:
+        self.layers[0].backward_params(self._backward_through(dout, self.layers[1:]))
+
+    def __getitem__(self, index: int) -> Layer:
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .neural_net import Array, Parameter
+from ._types import Array
+from .neural_net import Parameter
 
 
 class Optimizer:
@@ -125,3 +126,148 @@ class SGD(Optimizer):
                 grad = grad + self.momentum * velocity if self.nesterov else velocity
             param.data -= self.lr * grad
         self.steps += 1
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide each step by a running root-mean-square of the gradients.
+
+    PyTorch's update, for each parameter ``p`` with gradient ``g``::
+
+        g <- g + weight_decay * p
+        v <- alpha * v + (1 - alpha) * g**2
+        v_hat = v - g_avg**2,  g_avg <- alpha * g_avg + (1 - alpha) * g   if centered, else v
+        step = g / (sqrt(v_hat) + eps)
+        b <- momentum * b + step; step = b                                if momentum > 0
+        p <- p - lr * step
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(params, lr)
+        self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
+        self.momentum, self.centered = momentum, centered
+
+    def step(self) -> None:
+        for i, param in enumerate(self.params):
+            grad = param.grad
+            if self.weight_decay:
+                grad = grad + self.weight_decay * param.data
+            square_avg = self._buffer("square_avg", i, param.data)
+            square_avg *= self.alpha
+            square_avg += (1 - self.alpha) * grad * grad
+            if self.centered:
+                grad_avg = self._buffer("grad_avg", i, param.data)
+                grad_avg *= self.alpha
+                grad_avg += (1 - self.alpha) * grad
+                denom = np.sqrt(square_avg - grad_avg * grad_avg) + self.eps
+            else:
+                denom = np.sqrt(square_avg) + self.eps
+            update = grad / denom
+            if self.momentum:
+                momentum_buffer = self._buffer("momentum_buffer", i, param.data)
+                momentum_buffer *= self.momentum
+                momentum_buffer += update
+                update = momentum_buffer
+            param.data -= self.lr * update
+        self.steps += 1
+
+
+class Adam(Optimizer):
+    """Adam: momentum on the gradient and on its square, with bias correction.
+
+    PyTorch's update at step ``t = 1, 2, ...``::
+
+        g <- g + weight_decay * p                  (L2 penalty in the gradient; see AdamW)
+        m <- beta1 * m + (1 - beta1) * g
+        v <- beta2 * v + (1 - beta2) * g**2
+        v_max <- max(v_max, v); use v_max for v  if amsgrad
+        p <- p - lr * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps)
+    """
+
+    decoupled = False
+    """Whether weight decay shrinks the weights directly (AdamW) or enters the gradient."""
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, lr)
+        self.betas, self.eps, self.weight_decay, self.amsgrad = betas, eps, weight_decay, amsgrad
+
+    def step(self) -> None:
+        beta1, beta2 = self.betas
+        t = self.steps + 1
+        correction1, correction2 = 1 - beta1**t, 1 - beta2**t
+        for i, param in enumerate(self.params):
+            grad = param.grad
+            if self.weight_decay and self.decoupled:
+                param.data *= 1 - self.lr * self.weight_decay
+            elif self.weight_decay:
+                grad = grad + self.weight_decay * param.data
+            exp_avg = self._buffer("exp_avg", i, param.data)
+            exp_avg *= beta1
+            exp_avg += (1 - beta1) * grad
+            exp_avg_sq = self._buffer("exp_avg_sq", i, param.data)
+            exp_avg_sq *= beta2
+            exp_avg_sq += (1 - beta2) * grad * grad
+            if self.amsgrad:
+                second = self._buffer("max_exp_avg_sq", i, param.data)
+                np.maximum(second, exp_avg_sq, out=second)
+            else:
+                second = exp_avg_sq
+            denom = np.sqrt(second / correction2) + self.eps
+            param.data -= (self.lr / correction1) * exp_avg / denom
+        self.steps = t
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter): before the Adam step,
+    ``p <- p * (1 - lr * weight_decay)``, instead of adding ``weight_decay * p`` to the
+    gradient, where Adam's scaling would weaken it. PyTorch's default ``weight_decay=0.01``."""
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
+    """Scale all gradients together so that their global L2 norm is at most ``max_norm``.
+
+    ``total = sqrt(sum over parameters of ||grad||**2)``; if ``total > max_norm`` every gradient
+    is multiplied by ``max_norm / (total + 1e-6)`` (in place), as PyTorch's
+    ``clip_grad_norm_``. The direction of the whole gradient is kept.
+
+    Returns
+    -------
+    float
+        The norm before clipping (watch it to choose ``max_norm``).
+    """
+    grads = [param.grad for param in params]
+    total = float(np.sqrt(sum(float(np.sum(grad.astype(np.float64) ** 2)) for grad in grads)))
+    scale = max_norm / (total + 1e-6)
+    if scale < 1:
+        for grad in grads:
+            grad *= scale
+    return total

@@ -11,7 +11,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from .neural_net import Array, Layer, Linear
+from ._types import Array
+from .neural_net import Layer, Linear
 from .train import EpochStats, confusion_matrix
 
 PathLike = Union[str, Path]

@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from ._types import RNG, Array
 from .datasets import Dataset, minibatches
 from .losses import CrossEntropyLoss
-from .neural_net import RNG, Array, Layer
-from .optim import Optimizer
+from .neural_net import Layer
+from .optim import Optimizer, clip_grad_norm
 from .schedules import LRScheduler
 
 DEFAULT_BLAS_THREADS = 1
@@ -99,12 +100,14 @@ def train_epoch(
     batch_size: int = 64,
     rng: RNG = None,
     scheduler: LRScheduler | None = None,
+    clip_grad: float | None = None,
     epoch: int = 1,
     progress: bool = False,
 ) -> tuple[float, float]:
     """Train for one pass over ``(x, y)`` in shuffled mini-batches.
 
-    After each optimizer step, ``scheduler.step()`` sets the next step's learning rate.
+    With ``clip_grad``, the gradients' global norm is clipped to it before each step; after
+    each optimizer step, ``scheduler.step()`` sets the next step's learning rate.
 
     Returns
     -------
@@ -126,6 +129,8 @@ def train_epoch(
         if not math.isfinite(loss):
             raise TrainingDivergedError(f"the loss became {loss}", epoch, step, optimizer.lr)
         model.backward_params(loss_fn.backward())
+        if clip_grad is not None:
+            clip_grad_norm(model.parameters(), clip_grad)
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
@@ -170,6 +175,7 @@ def fit(
     batch_size: int = 64,
     rng: RNG = None,
     scheduler: LRScheduler | None = None,
+    clip_grad: float | None = None,
     loss_fn: CrossEntropyLoss | None = None,
     progress: bool = False,
     start_epoch: int = 1,
@@ -193,6 +199,8 @@ def fit(
         The shuffling order; the same seed gives the same run.
     scheduler : LRScheduler, optional
         Sets the learning rate after every step.
+    clip_grad : float, optional
+        Clip the gradients' global norm to this before every step.
     loss_fn : CrossEntropyLoss, optional
         Defaults to a new `CrossEntropyLoss`.
     progress : bool
@@ -209,7 +217,8 @@ def fit(
             start = time.perf_counter()
             train_loss, train_acc = train_epoch(
                 model, loss_fn, optimizer, data.x_train, data.y_train, batch_size=batch_size,
-                rng=generator, scheduler=scheduler, epoch=epoch, progress=progress,
+                rng=generator, scheduler=scheduler, clip_grad=clip_grad, epoch=epoch,
+                progress=progress,
             )  # fmt: skip
             seconds = time.perf_counter() - start
             test_acc = evaluate(model, data.x_test, data.y_test)

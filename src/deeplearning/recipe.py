@@ -1,0 +1,172 @@
+"""A training recipe: every choice of a run, in one record that builds the run's objects.
+
+The command line fills a `Recipe` from its options; a checkpoint stores it, so that
+``train --resume`` rebuilds the same model, optimizer and schedule. From a script::
+
+    recipe = Recipe(model="784-256-128-10", batchnorm=True, dropout=0.2, optimizer="adamw",
+                    lr=3e-3, warmup=1, epochs=10)
+    rng = np.random.default_rng(recipe.seed)
+    model = recipe.build_model(rng)         # for 784 features and 10 classes
+    optimizer = recipe.build_optimizer(model)
+    schedule = recipe.build_schedule(steps_per_epoch=469)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from .mnist_mlp import MLP, TwoLayerMLP
+from .neural_net import Layer
+from .optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from .schedules import (
+    ConstantLR,
+    CosineAnnealingLR,
+    ExponentialLR,
+    LinearLR,
+    Schedule,
+    SequentialLR,
+    StepLR,
+)
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamw": AdamW,
+}
+DEFAULT_LR = {"sgd": 0.05, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
+SCHEDULERS = ("cosine", "constant", "step", "exponential")
+WARMUP_START_FACTOR = 0.01
+"""Warm-up rises linearly from 1% of the learning rate."""
+
+
+@dataclass
+class Recipe:
+    """Every choice of a training run. ``None`` means the optimizer's own default.
+
+    Attributes
+    ----------
+    model : str
+        ``"two-layer"`` (TwoLayerMLP, 784-128-10) or the sizes of an `MLP`, ``"784-256-10"``.
+    batchnorm, dropout : bool, float
+        BatchNorm1d and Dropout(p) in each hidden layer of an MLP.
+    optimizer : str
+        ``"sgd"``, ``"rmsprop"``, ``"adam"`` or ``"adamw"``.
+    lr : float or None
+        Peak learning rate; by default 0.05 for SGD and 1e-3 for the others.
+    momentum : float or None
+        For SGD (default 0.9) and RMSprop (default 0).
+    weight_decay : float or None
+        The optimizer's weight decay (default 0, and 0.01 for AdamW).
+    scheduler : str
+        ``"cosine"`` (to 0 at the end), ``"constant"``, ``"step"`` (x0.1 after each third of
+        the run) or ``"exponential"`` (to 1% at the end), after the warm-up.
+    warmup : int
+        Epochs of linear warm-up from 1% of ``lr``.
+    clip_grad : float or None
+        Clip the gradients' global norm to this before each step.
+    """
+
+    dataset: str = "mnist"
+    model: str = "two-layer"
+    batchnorm: bool = False
+    dropout: float = 0.0
+    epochs: int = 5
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    scheduler: str = "cosine"
+    warmup: int = 0
+    clip_grad: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}"
+            )
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(
+                f"unknown scheduler {self.scheduler!r}; choose one of {list(SCHEDULERS)}"
+            )
+        if self.momentum is not None and self.optimizer not in ("sgd", "rmsprop"):
+            raise ValueError(f"--momentum applies to sgd and rmsprop, not {self.optimizer}")
+        if self.model == "two-layer" and (self.batchnorm or self.dropout):
+            raise ValueError(
+                "TwoLayerMLP has no BatchNorm or Dropout: give the model as sizes, "
+                "e.g. --model 784-128-10 --batchnorm"
+            )
+        if not 0 <= self.warmup < self.epochs:
+            raise ValueError(f"warm-up must last 0 to {self.epochs - 1} epochs, got {self.warmup}")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Recipe:
+        """A recipe from `to_dict`'s output; unknown keys are an error."""
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(values.keys() - known)
+        if unknown:
+            raise ValueError(f"unknown recipe entries {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def build_model(
+        self, rng: np.random.Generator, in_features: int = 784, num_classes: int = 10
+    ) -> Layer:
+        """The model for data of ``in_features`` and ``num_classes``, its weights (and dropout
+        masks) drawn from ``rng``."""
+        if self.model == "two-layer":
+            return TwoLayerMLP(in_features, 128, num_classes, rng=rng)
+        try:
+            sizes = [int(size) for size in self.model.split("-")]
+        except ValueError:
+            raise ValueError(
+                f"--model must be 'two-layer' or sizes joined by '-', like 784-256-10; got "
+                f"{self.model!r}"
+            ) from None
+        if sizes[0] != in_features or sizes[-1] != num_classes:
+            raise ValueError(
+                f"--model {self.model}: the data has {in_features} features and {num_classes} "
+                f"classes, so the sizes must start with {in_features} and end with {num_classes}"
+            )
+        return MLP(sizes, batchnorm=self.batchnorm, dropout=self.dropout, rng=rng)
+
+    def build_optimizer(self, model: Layer) -> Optimizer:
+        """The optimizer over ``model.parameters()``."""
+        options: dict[str, Any] = {"lr": self.learning_rate}
+        if self.optimizer == "sgd":
+            options["momentum"] = 0.9 if self.momentum is None else self.momentum
+        elif self.momentum is not None:
+            options["momentum"] = self.momentum
+        if self.weight_decay is not None:
+            options["weight_decay"] = self.weight_decay
+        return OPTIMIZERS[self.optimizer](model.parameters(), **options)
+
+    def build_schedule(self, steps_per_epoch: int) -> Schedule:
+        """The learning rate as a function of the step, over ``epochs * steps_per_epoch``."""
+        lr = self.learning_rate
+        warm = self.warmup * steps_per_epoch
+        rest = self.epochs * steps_per_epoch - warm
+        main: Schedule
+        if self.scheduler == "cosine":
+            main = CosineAnnealingLR(lr, T_max=rest)
+        elif self.scheduler == "step":
+            main = StepLR(lr, step_size=max(1, -(-rest // 3)), gamma=0.1)
+        elif self.scheduler == "exponential":
+            main = ExponentialLR(lr, gamma=0.01 ** (1 / rest))
+        else:
+            main = ConstantLR(lr, factor=1.0, total_iters=0)
+        if not warm:
+            return main
+        warmup = LinearLR(lr, start_factor=WARMUP_START_FACTOR, total_iters=warm)
+        return SequentialLR([warmup, main], milestones=[warm])

@@ -1,0 +1,63 @@
+"""Recipes: defaults, validation, and the objects they build."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeplearning import MLP, TwoLayerMLP
+from deeplearning.optim import SGD, AdamW, RMSprop
+from deeplearning.recipe import Recipe
+
+
+def test_defaults_are_the_readme_recipe() -> None:
+    recipe = Recipe()
+    model = recipe.build_model(np.random.default_rng(0))
+    optimizer = recipe.build_optimizer(model)
+    assert isinstance(model, TwoLayerMLP)
+    assert isinstance(optimizer, SGD) and optimizer.lr == 0.05 and optimizer.momentum == 0.9
+    schedule = recipe.build_schedule(steps_per_epoch=10)
+    assert schedule(0) == 0.05 and schedule(25) == pytest.approx(0.025) and schedule(50) < 1e-12
+
+
+def test_optimizer_defaults_and_overrides() -> None:
+    model = TwoLayerMLP(4, 3, 2, rng=0)
+    adamw = Recipe(optimizer="adamw").build_optimizer(model)
+    assert isinstance(adamw, AdamW) and adamw.lr == 1e-3 and adamw.weight_decay == 0.01
+    rmsprop = Recipe(optimizer="rmsprop", lr=0.02, momentum=0.5, weight_decay=0.1)
+    built = rmsprop.build_optimizer(model)
+    assert isinstance(built, RMSprop) and (built.lr, built.momentum, built.weight_decay) == (
+        0.02, 0.5, 0.1
+    )  # fmt: skip
+
+
+def test_warmup_then_each_schedule() -> None:
+    # 4 epochs of 10 steps: warm-up over steps 0-9, the main schedule over steps 10-39.
+    ends = {"cosine": (40, 0.0), "constant": (39, 1.0), "exponential": (40, 0.01),
+            "step": (39, 0.01)}  # fmt: skip
+    for scheduler, (t, expected) in ends.items():
+        schedule = Recipe(lr=1.0, scheduler=scheduler, warmup=1, epochs=4).build_schedule(10)
+        assert schedule(0) == pytest.approx(0.01)  # warm-up starts at 1%
+        assert schedule(5) == pytest.approx(0.01 + 0.99 * 0.5)
+        assert schedule(10) == pytest.approx(1.0)  # the peak, where the main schedule starts
+        assert schedule(t) == pytest.approx(expected, abs=1e-12), scheduler
+
+
+def test_mlp_models_from_sizes() -> None:
+    recipe = Recipe(model="784-64-10", batchnorm=True, dropout=0.1)
+    model = recipe.build_model(np.random.default_rng(0))
+    assert isinstance(model, MLP) and model.config["sizes"] == [784, 64, 10]
+
+
+def test_round_trip_through_a_dict() -> None:
+    recipe = Recipe(model="784-64-10", optimizer="adam", lr=0.01, clip_grad=1.0)
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    with pytest.raises(ValueError, match=r"unknown recipe entries \['colour'\]"):
+        Recipe.from_dict({"colour": "blue"})
+
+
+def test_invalid_recipes() -> None:
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        Recipe(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="unknown scheduler 'cyclic'"):
+        Recipe(scheduler="cyclic")
