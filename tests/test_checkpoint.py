@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deeplearning import TwoLayerMLP
+from deeplearning import BatchNorm1d, Linear, ReLU, Sequential, TwoLayerMLP
 from deeplearning.checkpoint import (
     CheckpointError,
     load_checkpoint,
     read_checkpoint,
     save_checkpoint,
 )
-from deeplearning.optim import SGD
+from deeplearning.optim import SGD, Adam
 
 
 def trained(seed: int = 0) -> tuple[TwoLayerMLP, SGD]:
@@ -120,3 +120,19 @@ def test_unknown_model_class_is_named(tmp_path: Path) -> None:
     np.savez(tmp_path / "r.npz", header=np.array(header))
     with pytest.raises(CheckpointError, match="holds a 'ResNet50'"):
         load_checkpoint(tmp_path / "r.npz")
+
+
+def test_any_model_loads_into_an_instance_built_by_the_user(tmp_path: Path) -> None:
+    def build(seed: int) -> Sequential:
+        return Sequential(Linear(5, 4, rng=seed), BatchNorm1d(4), ReLU(), Linear(4, 2, rng=seed))
+
+    model = build(0)
+    model.forward(np.random.default_rng(0).random((8, 5)))  # moves the running statistics
+    optimizer = Adam(model.parameters())
+    save_checkpoint(tmp_path / "seq.npz", model, optimizer)
+    other = build(1)
+    load_checkpoint(tmp_path / "seq.npz", other, Adam(other.parameters()))
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(other.state_dict()[name], value, err_msg=name)
+    with pytest.raises(CheckpointError, match="holds a 'Sequential'"):
+        load_checkpoint(tmp_path / "seq.npz")

@@ -105,6 +105,9 @@ def load_checkpoint(
 ) -> tuple[Layer, dict[str, Any]]:
     """Load a checkpoint into ``model`` (or a model rebuilt from the header) and ``optimizer``.
 
+    `MODELS` (TwoLayerMLP, MLP) are rebuilt from the header's ``config``; any other model, a
+    `Sequential` of your own say, loads into an instance you build and pass as ``model``.
+
     Returns
     -------
     (Layer, dict)
