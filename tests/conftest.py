@@ -16,9 +16,7 @@ from deeplearning.datasets import locate
 @pytest.fixture(scope="session")
 def torch() -> ModuleType:
     """PyTorch (CPU), or a clean skip when the optional `torch` extra is not installed."""
-    module = pytest.importorskip("torch", reason="PyTorch oracle tests need the `torch` extra")
-    module.set_default_dtype(module.float64)
-    return module
+    return pytest.importorskip("torch", reason="PyTorch oracle tests need the `torch` extra")
 
 
 @pytest.fixture

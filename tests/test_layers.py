@@ -188,7 +188,7 @@ def test_linear_matches_pytorch(torch: ModuleType, shape: tuple[int, int, int], 
     linear.b[...] = gen.standard_normal(fan_out)
     x, dout = gen.standard_normal((n, fan_in)), gen.standard_normal((n, fan_out))
 
-    reference = torch.nn.Linear(fan_in, fan_out)
+    reference = torch.nn.Linear(fan_in, fan_out, dtype=torch.float64)
     with torch.no_grad():
         reference.weight.copy_(torch.from_numpy(linear.W.T.copy()))
         reference.bias.copy_(torch.from_numpy(linear.b.copy()))
@@ -318,7 +318,7 @@ def test_batchnorm_matches_pytorch_in_train_and_eval_mode(
     n += 1  # training needs at least two samples
     gen = np.random.default_rng(seed)
     layer = BatchNorm1d(features, momentum=momentum, dtype=np.float64)
-    reference = torch.nn.BatchNorm1d(features, momentum=momentum)
+    reference = torch.nn.BatchNorm1d(features, momentum=momentum, dtype=torch.float64)
     weight, bias = gen.standard_normal(features), gen.standard_normal(features)
     layer.params["weight"].data[...], layer.params["bias"].data[...] = weight, bias
     with torch.no_grad():

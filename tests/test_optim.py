@@ -142,3 +142,10 @@ def test_state_dict_rejects_state_of_another_shape() -> None:
     state["exp_avg.0"] = np.zeros((9, 9))
     with pytest.raises(ValueError, match=r"'exp_avg.0' of shape \(9, 9\) does not fit parameter 0"):
         Adam(params).load_state_dict(state)
+
+
+def test_repr_shows_the_hyperparameters() -> None:
+    optimizer = SGD([Parameter(np.zeros(1))], lr=0.1, momentum=0.9)
+    assert repr(optimizer) == (
+        "SGD(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False)"
+    )

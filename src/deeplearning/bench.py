@@ -113,7 +113,9 @@ def _torch_epoch(
         return None, None
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
-        torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
+        torch.nn.Linear(784, 128, dtype=torch.float32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(128, 10, dtype=torch.float32),
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)

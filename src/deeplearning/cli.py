@@ -126,7 +126,10 @@ def _train(args: argparse.Namespace) -> int:
     schedule = recipe.build_schedule(steps_per_epoch)
     scheduler = LRScheduler(optimizer, schedule, last_step=optimizer.steps)
     say(f"{model!r}: {model.num_parameters():,} parameters")
-    say(", ".join(f"{key}={value}" for key, value in recipe.to_dict().items()))
+    warmup = f" after {recipe.warmup} warm-up epoch(s)" if recipe.warmup else ""
+    clip = f", gradient norm clipped to {recipe.clip_grad}" if recipe.clip_grad else ""
+    say(f"{optimizer!r}, {recipe.scheduler} schedule{warmup}{clip}")
+    say(f"batch size {recipe.batch_size}, {recipe.epochs} epochs, seed {recipe.seed}")
     try:
         for stats in fit(
             model, data, optimizer, epochs=recipe.epochs, batch_size=recipe.batch_size, rng=rng,

@@ -43,6 +43,10 @@ class Optimizer:
         """Update every parameter once from its current gradient."""
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        hyper = {k: v for k, v in vars(self).items() if k not in ("params", "steps", "state")}
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in hyper.items())})"
+
     def zero_grad(self) -> None:
         """Fill every parameter's gradient with zeros."""
         for param in self.params:
