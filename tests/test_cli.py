@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deeplearning.checkpoint import read_checkpoint
+from deeplearning import TwoLayerMLP
+from deeplearning.checkpoint import read_checkpoint, save_checkpoint
 from deeplearning.cli import format_confusion, main
 from deeplearning.datasets import DATASETS
 
@@ -222,6 +223,14 @@ def test_bad_recipes_are_one_line_errors(
     assert "--momentum applies to sgd and rmsprop" in capsys.readouterr().err
     assert train(data_dir, "--warmup", "2") == 1
     assert "warm-up must last 0 to 1 epochs" in capsys.readouterr().err
+
+
+def test_only_training_checkpoints_resume(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save_checkpoint(tmp_path / "bare.npz", TwoLayerMLP(rng=0))
+    assert train(data_dir, "--resume", str(tmp_path / "bare.npz")) == 1
+    assert "holds no training recipe" in capsys.readouterr().err
 
 
 @pytest.mark.slow

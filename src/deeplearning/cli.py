@@ -107,6 +107,11 @@ def _train(args: argparse.Namespace) -> int:
     header: dict[str, Any] = {}
     if args.resume:
         header, _ = read_checkpoint(args.resume)
+        if "recipe" not in header:
+            raise ValueError(
+                f"{args.resume} holds no training recipe: only checkpoints written by "
+                "`train --save` can be resumed"
+            )
         recipe = Recipe.from_dict({**header["recipe"], **given})
     else:
         recipe = Recipe(**given)
