@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from deeplearning import CrossEntropyLoss, TwoLayerMLP
+from deeplearning import MLP, CrossEntropyLoss, TwoLayerMLP
 from deeplearning.datasets import Dataset
-from deeplearning.optim import SGD
+from deeplearning.optim import SGD, AdamW
 from deeplearning.schedules import CosineAnnealingLR, LRScheduler
 from deeplearning.train import (
     EpochStats,
@@ -145,3 +145,14 @@ def test_epoch_stats_format() -> None:
     assert str(stats) == (
         "epoch   2  train loss 0.1235  train acc 90.00%  test acc 95.00%  1.50 s  40,000 samples/s"
     )
+
+
+@np.errstate(all="raise")  # no overflow, underflow, invalid or divide warnings anywhere
+def test_a_training_run_raises_no_floating_point_warnings() -> None:
+    data = small_data()
+    two_layer = TwoLayerMLP(6, 16, 3, rng=0)
+    mlp = MLP([6, 16, 3], batchnorm=True, dropout=0.2, rng=0)
+    for model, optimizer in ((two_layer, SGD(two_layer.parameters(), lr=0.1, momentum=0.9)),
+                             (mlp, AdamW(mlp.parameters(), lr=0.01))):  # fmt: skip
+        history = list(fit(model, data, optimizer, epochs=10, batch_size=32, rng=0))
+        assert history[-1].train_loss < 0.1 and history[-1].test_acc > 0.95
