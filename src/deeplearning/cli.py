@@ -76,8 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir")
 
     bench = commands.add_parser("bench", help="seconds per epoch here and in PyTorch")
-    bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument("--batch-size", type=int, default=64)
+    bench.add_argument("--repeats", type=int, default=5, help="epochs timed per workload")
     bench.add_argument("--samples", type=int, default=60_000, help="synthetic samples per epoch")
     return parser
 
@@ -90,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
-        result = run_benchmark(args.repeats, args.batch_size, samples=args.samples)
+        result = run_benchmark(args.repeats, samples=args.samples)
         print(result.report())
         return 0
     except (OSError, ValueError, ImportError, FloatingPointError) as error:
