@@ -46,6 +46,7 @@ def test_train_prints_epochs_and_writes_checkpoint_and_json(
     assert records[-1]["test_acc"] > 0.9  # the fake digits are easy
     header, arrays = read_checkpoint(save)
     assert header["epoch"] == 2 and header["dataset"] == "mnist"
+    assert header["metrics"] == header["history"][-1] and header["metrics"]["epoch"] == 2
     assert header["history"][-1]["test_acc"] == records[-1]["test_acc"]
     assert header["recipe"]["lr"] == 0.1 and header["recipe"]["optimizer"] == "sgd"
     assert "optimizer.velocity.0" in arrays

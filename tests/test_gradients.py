@@ -196,3 +196,21 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def test_the_report_fails_loudly_on_a_wrong_gradient(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Doubled(Sigmoid):
+        """A Sigmoid whose backward is off by a factor of two, as a student's might be."""
+
+        def backward(self, dout: np.ndarray) -> np.ndarray:
+            return 2 * super().backward(dout)
+
+    monkeypatch.setattr(
+        sys.modules[__name__], "CASES", [Case("Doubled layer", _layer(Doubled, 3, 4))]
+    )
+    assert main() == 1
+    out = capsys.readouterr().out
+    assert "Testing Doubled layer (input gradient):" in out and "✗ Gradient check FAILED!" in out
+    assert "1 gradient check(s) FAILED: Doubled layer (input gradient)" in out

@@ -146,3 +146,12 @@ def test_mse_matches_pytorch(torch: ModuleType, size: tuple[int, int], seed: int
     loss_fn = MSELoss()
     assert loss_fn.forward(prediction, target) == pytest.approx(expected.item(), rel=1e-12)
     np.testing.assert_allclose(loss_fn.backward(), tprediction.grad.numpy(), rtol=1e-12)
+
+
+def test_cross_entropy_gradient_with_subnormal_probabilities() -> None:
+    logits = np.array([[0.0, -739.0, 3.0], [1.0, 2.0, 3.0]])  # p ~ 5e-323: subnormal
+    loss_fn = CrossEntropyLoss()
+    with np.errstate(all="raise"):
+        loss_fn.forward(logits, np.array([0, 2]))
+        grad = loss_fn.backward()
+    assert np.all(np.isfinite(grad)) and grad[0, 1] >= 0

@@ -3,6 +3,8 @@
 The public API, re-exported from the modules that define it::
 
     from deeplearning import Linear, ReLU, Sigmoid, Tanh, MSELoss, CrossEntropyLoss, TwoLayerMLP
+    from deeplearning import Adam, SGD                    # optimizers, as in torch.optim
+    from deeplearning.schedules import CosineAnnealingLR  # schedules, as in lr_scheduler
 """
 
 from .functional import log_softmax, softmax
@@ -23,11 +25,15 @@ from .neural_net import (
     Softmax,
     Tanh,
 )
+from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MLP",
+    "SGD",
+    "Adam",
+    "AdamW",
     "BatchNorm1d",
     "CrossEntropyLoss",
     "Dropout",
@@ -36,7 +42,9 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "Sequential",
     "Sigmoid",
@@ -45,6 +53,7 @@ __all__ = [
     "TwoLayerMLP",
     "__version__",
     "check_layer",
+    "clip_grad_norm",
     "log_softmax",
     "numerical_gradient",
     "relative_error",

@@ -145,8 +145,8 @@ def _train(args: argparse.Namespace) -> int:
             if args.save:
                 save_checkpoint(
                     args.save.format(epoch=stats.epoch), model, optimizer,
-                    dataset=recipe.dataset, epoch=stats.epoch, recipe=recipe.to_dict(),
-                    history=[record.to_dict() for record in history],
+                    dataset=recipe.dataset, epoch=stats.epoch, metrics=stats.to_dict(),
+                    recipe=recipe.to_dict(), history=[record.to_dict() for record in history],
                     rng_state=rng.bit_generator.state,
                 )  # fmt: skip
             if args.json:

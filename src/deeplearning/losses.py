@@ -122,12 +122,13 @@ class CrossEntropyLoss(_Loss):
         targets = self._saved(self._targets)
         n = probs.shape[0]
         grad: Array
-        if targets.ndim == 1:
-            grad = probs.copy()
-            grad[np.arange(n), targets] -= 1
-        else:
-            grad = probs * targets.sum(axis=1, keepdims=True) - targets
-        grad /= n
+        with np.errstate(under="ignore"):  # tiny probabilities / n become 0, exactly
+            if targets.ndim == 1:
+                grad = probs.copy()
+                grad[np.arange(n), targets] -= 1
+            else:
+                grad = probs * targets.sum(axis=1, keepdims=True) - targets
+            grad /= n
         return grad
 
 

@@ -400,7 +400,8 @@ class Softmax(Layer):
     def backward(self, dout: Array) -> Array:
         y = self._saved(self._y)
         self._check_dout(dout, y.shape)
-        dx: Array = y * (dout - np.sum(dout * y, axis=self.dim, keepdims=True))
+        with np.errstate(under="ignore"):  # y can be ~1e-300: those products are 0, exactly
+            dx: Array = y * (dout - np.sum(dout * y, axis=self.dim, keepdims=True))
         return dx
 
     def extra_repr(self) -> str:
@@ -423,9 +424,8 @@ class LogSoftmax(Layer):
     def backward(self, dout: Array) -> Array:
         y = self._saved(self._y)
         self._check_dout(dout, y.shape)
-        with np.errstate(under="ignore"):  # exp(log p) underflows to 0 for p < 1e-308: exact
-            probs = np.exp(y)
-        dx: Array = dout - probs * np.sum(dout, axis=self.dim, keepdims=True)
+        with np.errstate(under="ignore"):  # probabilities below ~1e-308 become 0, exactly
+            dx: Array = dout - np.exp(y) * np.sum(dout, axis=self.dim, keepdims=True)
         return dx
 
     def extra_repr(self) -> str:
