@@ -9,8 +9,15 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from deeplearning.datasets import locate
+
+# In CI the random examples are derived from each test's name, so a run can be repeated
+# exactly; locally they vary from run to run, to keep finding new cases.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
