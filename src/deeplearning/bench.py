@@ -2,7 +2,9 @@
 
 Two workloads, each written the same way in both libraries:
 
-- ``train_step``: `TwoLayerMLP.train_step` over shuffled batches of 64 (plain SGD, lr 0.1);
+- ``train_step``: `TwoLayerMLP.train_step` over shuffled batches of 64 (plain SGD, lr 0.1),
+  also timed as a bare NumPy loop (the same arithmetic, no classes), which shows what this
+  library's abstractions cost;
 - ``recipe``: the command line's default recipe through `train_epoch` (SGD with momentum 0.9,
   a cosine schedule stepped every batch, running loss and accuracy).
 
@@ -42,6 +44,7 @@ class BenchResult:
     """Seconds per epoch for each workload and repeat; no PyTorch times when it is missing."""
 
     numpy: dict[str, list[float]] = field(default_factory=dict)
+    bare: list[float] = field(default_factory=list)
     torch: dict[str, list[float]] = field(default_factory=dict)
     torch_version: str | None = None
     blas_threads: str = ""
@@ -61,6 +64,10 @@ class BenchResult:
                 line += f"   PyTorch {statistics.median(theirs):.3f} s   ratio {ratio:.2f}x"
                 runs[-1] += f"; PyTorch {_listed(theirs)}"
             lines.append(line)
+        if self.bare:
+            bare = statistics.median(self.bare)
+            lines.append(f"  (a bare NumPy loop doing train_step's arithmetic: {bare:.3f} s)")
+            runs.append(f"  bare NumPy runs: {_listed(self.bare)}")
         if not self.torch_version:
             lines.append('PyTorch is not installed: python -m pip install "deeplearning[torch]"')
         return "\n".join(lines + runs)
@@ -83,6 +90,8 @@ def run_benchmark(repeats: int = 5, samples: int = 60_000, seed: int = 0) -> Ben
     result = BenchResult(torch_version=_torch_version())
     with blas_threads(DEFAULT_BLAS_THREADS) as limited:
         result.blas_threads = str(DEFAULT_BLAS_THREADS) if limited else "default"
+    bare = _bare_numpy_train_step(x, y, seed)
+    bare(True)
     for name, (ours, theirs) in workloads.items():
         ours(True)
         if theirs is not None:
@@ -90,6 +99,8 @@ def run_benchmark(repeats: int = 5, samples: int = 60_000, seed: int = 0) -> Ben
         for _ in range(repeats):
             with blas_threads(DEFAULT_BLAS_THREADS):
                 result.numpy.setdefault(name, []).append(_timed(ours))
+                if name == "train_step":
+                    result.bare.append(_timed(bare))
             if theirs is not None:
                 result.torch.setdefault(name, []).append(_timed(theirs))
     return result
@@ -108,6 +119,36 @@ def _numpy_train_step(x: Array, y: Array, seed: int) -> Epoch:
         n = WARMUP_BATCHES * 64 if warmup else len(x)
         for x_batch, y_batch in minibatches(x[:n], y[:n], 64, rng=shuffle):
             model.train_step(x_batch, y_batch, lr=0.1)
+
+    return epoch
+
+
+def _bare_numpy_train_step(x: Array, y: Array, seed: int) -> Epoch:
+    """`TwoLayerMLP.train_step`'s arithmetic written out as one loop of NumPy calls."""
+    model = TwoLayerMLP(rng=seed)  # only for its initial weights
+    W1, b1, W2, b2 = (param.data.copy() for param in model.parameters())
+    shuffle = np.random.default_rng(seed)
+
+    def epoch(warmup: bool) -> None:
+        n_samples = min(WARMUP_BATCHES * 64, len(x)) if warmup else len(x)
+        order = shuffle.permutation(n_samples)
+        for start in range(0, n_samples, 64):
+            index = order[start : start + 64]
+            x_batch, y_batch, rows = x[index], y[index], np.arange(len(index))
+            h = x_batch @ W1 + b1
+            a = np.maximum(h, 0)
+            z = a @ W2 + b2
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            float(-np.log(p[rows, y_batch]).mean())  # the loss, read as train_step returns it
+            p[rows, y_batch] -= 1
+            p /= len(index)
+            da = (p @ W2.T) * (h > 0)
+            W2[...] -= 0.1 * (a.T @ p)  # [...]: update the arrays in place
+            b2[...] -= 0.1 * p.sum(axis=0)
+            W1[...] -= 0.1 * (x_batch.T @ da)
+            b1[...] -= 0.1 * da.sum(axis=0)
 
     return epoch
 
@@ -159,7 +200,7 @@ def _torch_loop(
     shuffle = torch.Generator().manual_seed(seed)
 
     def epoch(warmup: bool) -> None:
-        n = WARMUP_BATCHES * 64 if warmup else len(tx)
+        n = min(WARMUP_BATCHES * 64, len(tx)) if warmup else len(tx)
         order = torch.randperm(n, generator=shuffle)
         correct: Any = 0
         for start in range(0, n, 64):
