@@ -306,7 +306,8 @@ def _load_split(
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
             "labels: the two files come from different data sets or one is damaged."
         )
-    x = images.astype(np.float32) / np.float32(255)
+    x = images.astype(np.float32)  # the one copy: scaled in place, reshaped as a view
+    x /= 255
     x = x.reshape(len(x), -1) if flatten else x[:, np.newaxis]
     return x, labels.astype(np.int64)
 
@@ -317,7 +318,7 @@ def _not_found_message(info: DatasetInfo, data_dir: PathLike | None, reason: str
     return (
         f"the {info.name} data set was not found. It needs the files {files}.\n"
         f"Looked in:\n{looked}\n"
-        f"Download failed: {reason}\n"
+        f"Not downloaded: {reason}\n"
         f"To supply them, put the four files (from {info.mirrors[0]}) in a folder named "
         f"'{info.name}' and point DEEPLEARNING_DATA (or --data-dir) at the folder above it."
     )
