@@ -84,7 +84,7 @@ def test_plot_without_matplotlib_says_how_to_install_before_training(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert train(data_dir, "--plot", str(tmp_path / "p.png")) == 1
     captured = capsys.readouterr()
-    assert 'pip install "deeplearning[plot]"' in captured.err and "epoch" not in captured.out
+    assert 'pip install "deeplearning[train]"' in captured.err and "epoch" not in captured.out
 
 
 def test_divergence_is_reported_and_keeps_the_last_good_checkpoint(

@@ -1,6 +1,6 @@
 """One picture of a training run: learning curves, confusion matrix, weights, mistakes.
 
-Needs matplotlib (the ``plot`` extra): ``python -m pip install "deeplearning[plot]"``.
+Needs matplotlib (in the ``train`` extra): ``python -m pip install "deeplearning[train]"``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def require_matplotlib() -> Any:
     except ImportError:
         raise ImportError(
             "plotting needs matplotlib, which is not installed. Install it with:\n"
-            '    python -m pip install "deeplearning[plot]"     (or: pip install matplotlib)'
+            '    python -m pip install "deeplearning[train]"     (or: pip install matplotlib)'
         ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
