@@ -66,3 +66,11 @@ def write_fake_dataset(
         write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
         arrays[f"{split}-images"], arrays[f"{split}-labels"] = images, labels
     return arrays
+
+
+def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated Gaussian blobs in 6 dimensions."""
+    gen = np.random.default_rng(seed)
+    labels = gen.integers(0, 3, n)
+    centres = np.eye(3, 6) * 4
+    return (centres[labels] + gen.standard_normal((n, 6))).astype(np.float32), labels

@@ -15,20 +15,11 @@ from deeplearning.train import (
     EpochStats,
     TrainingDivergedError,
     blas_threads,
-    confusion_matrix,
-    evaluate,
     fit,
-    predict,
     train_epoch,
 )
 
-
-def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Three well-separated Gaussian blobs in 6 dimensions."""
-    gen = np.random.default_rng(seed)
-    labels = gen.integers(0, 3, n)
-    centres = np.eye(3, 6) * 4
-    return (centres[labels] + gen.standard_normal((n, 6))).astype(np.float32), labels
+from conftest import blobs
 
 
 def small_data() -> Dataset:
@@ -103,23 +94,6 @@ def test_progress_bar_on_a_terminal(
                 progress=True)  # fmt: skip
     err = capsys.readouterr().err
     assert "epoch 3" in err and "samples/s" in err
-
-
-def test_predict_and_evaluate_restore_the_mode() -> None:
-    model = TwoLayerMLP(6, 4, 3, rng=0)
-    x, y = blobs(50, 0)
-    labels = predict(model, x, batch_size=7)
-    assert labels.shape == (50,) and labels.dtype == np.int64 and model.training
-    np.testing.assert_array_equal(labels, model.forward(x).argmax(axis=1))
-    assert evaluate(model, x, y) == pytest.approx(np.mean(labels == y))
-    model.eval()
-    predict(model, x)
-    assert not model.training
-
-
-def test_confusion_matrix_counts_true_against_predicted() -> None:
-    matrix = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
-    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
 
 
 def test_blas_threads_limits_and_restores() -> None:

@@ -24,10 +24,11 @@ from .atomic import atomic_write
 from .bench import run_benchmark
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .datasets import DATASETS, dataset_info, load_mnist
+from .metrics import confusion_matrix, predict
 from .plots import plot_training, require_matplotlib
 from .recipe import OPTIMIZERS, SCHEDULERS, Recipe
 from .schedules import LRScheduler
-from .train import EpochStats, TrainingDivergedError, confusion_matrix, fit, predict
+from .train import EpochStats, TrainingDivergedError, fit
 
 RECIPE_FIELDS = {field.name for field in dataclasses.fields(Recipe)}
 

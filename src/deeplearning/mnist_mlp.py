@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from ._types import RNG, Array
 from .losses import CrossEntropyLoss
+from .metrics import evaluate, predict
 from .neural_net import (
     BatchNorm1d,
     Dropout,
@@ -87,20 +88,12 @@ class TwoLayerMLP(Layer):
         return loss
 
     def predict(self, x: ArrayLike) -> Array:
-        """Predicted class labels, shape (N,), int64."""
-        labels: Array = np.argmax(self.forward(np.asarray(x)), axis=1)
-        return labels.astype(np.int64, copy=False)
+        """Predicted class labels, shape (N,), int64 (see `metrics.predict`)."""
+        return predict(self, x)
 
     def evaluate(self, x: ArrayLike, y: ArrayLike) -> float:
         """Accuracy in [0, 1]: the fraction of samples whose predicted label equals ``y``."""
-        labels = np.asarray(y)
-        predictions = self.predict(x)
-        if labels.shape != predictions.shape:
-            raise ValueError(
-                f"evaluate got {len(predictions)} samples but labels of shape {labels.shape}; "
-                "pass one integer label per sample."
-            )
-        return float(np.mean(predictions == labels))
+        return evaluate(self, x, y)
 
 
 class MLP(Sequential):

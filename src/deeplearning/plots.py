@@ -12,8 +12,9 @@ from typing import Any, Union
 import numpy as np
 
 from ._types import Array
+from .metrics import confusion_matrix
 from .neural_net import Layer, Linear
-from .train import EpochStats, confusion_matrix
+from .train import EpochStats
 
 PathLike = Union[str, Path]
 

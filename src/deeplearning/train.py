@@ -29,6 +29,7 @@ import numpy as np
 from ._types import RNG, Array
 from .datasets import Dataset, minibatches
 from .losses import CrossEntropyLoss
+from .metrics import evaluate
 from .neural_net import Layer
 from .optim import Optimizer, clip_grad_norm
 from .schedules import LRScheduler
@@ -149,25 +150,6 @@ def train_epoch(
     return total_loss / len(x), correct / len(x)
 
 
-def evaluate(model: Layer, x: Array, y: Array, batch_size: int = 1000) -> float:
-    """Accuracy of ``model`` on ``(x, y)`` in evaluation mode, in batches to bound memory."""
-    return float(np.mean(predict(model, x, batch_size) == y))
-
-
-def predict(model: Layer, x: Array, batch_size: int = 1000) -> Array:
-    """Predicted labels (N,) in evaluation mode; the model's mode is restored afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        chunks = [
-            model.forward(x[i : i + batch_size]).argmax(axis=1)
-            for i in range(0, len(x), batch_size)
-        ]
-    finally:
-        model.train(was_training)
-    return np.concatenate(chunks).astype(np.int64)
-
-
 def fit(
     model: Layer,
     data: Dataset,
@@ -227,13 +209,6 @@ def fit(
         yield EpochStats(
             epoch, train_loss, train_acc, test_acc, seconds, len(data.x_train) / seconds
         )
-
-
-def confusion_matrix(y_true: Array, y_pred: Array, num_classes: int) -> Array:
-    """``C[i, j]`` = the number of samples of class ``i`` predicted as ``j``; shape (K, K)."""
-    counts = np.bincount(num_classes * y_true + y_pred, minlength=num_classes * num_classes)
-    matrix: Array = counts.reshape(num_classes, num_classes)
-    return matrix
 
 
 def _progress_bar(total: int, epoch: int) -> Any:

@@ -1,0 +1,45 @@
+"""Measuring a classifier: predicted labels, accuracy, the confusion matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._types import Array
+from .neural_net import Layer
+
+
+def predict(model: Layer, x: ArrayLike, batch_size: int = 1000) -> Array:
+    """Predicted labels (N,), int64: the argmax of the logits, computed in evaluation mode
+    (Dropout off, BatchNorm on its running statistics) and in batches to bound memory. The
+    model's mode is restored afterwards."""
+    x = np.asarray(x)
+    was_training = model.training
+    model.eval()
+    try:
+        chunks = [
+            model.forward(x[i : i + batch_size]).argmax(axis=1)
+            for i in range(0, len(x), batch_size)
+        ]
+    finally:
+        model.train(was_training)
+    return np.concatenate(chunks).astype(np.int64)
+
+
+def evaluate(model: Layer, x: ArrayLike, y: ArrayLike, batch_size: int = 1000) -> float:
+    """Accuracy in [0, 1]: the fraction of samples whose predicted label equals ``y``."""
+    labels = np.asarray(y)
+    predictions = predict(model, x, batch_size)
+    if labels.shape != predictions.shape:
+        raise ValueError(
+            f"evaluate got {len(predictions)} samples but labels of shape {labels.shape}; "
+            "pass one integer label per sample."
+        )
+    return float(np.mean(predictions == labels))
+
+
+def confusion_matrix(y_true: Array, y_pred: Array, num_classes: int) -> Array:
+    """``C[i, j]`` = the number of samples of class ``i`` predicted as ``j``; shape (K, K)."""
+    counts = np.bincount(num_classes * y_true + y_pred, minlength=num_classes * num_classes)
+    matrix: Array = counts.reshape(num_classes, num_classes)
+    return matrix

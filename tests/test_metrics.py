@@ -1,0 +1,28 @@
+"""Metrics: predicted labels in evaluation mode, accuracy, the confusion matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeplearning import TwoLayerMLP
+from deeplearning.metrics import confusion_matrix, evaluate, predict
+
+from conftest import blobs
+
+
+def test_predict_and_evaluate_restore_the_mode() -> None:
+    model = TwoLayerMLP(6, 4, 3, rng=0)
+    x, y = blobs(50, 0)
+    labels = predict(model, x, batch_size=7)
+    assert labels.shape == (50,) and labels.dtype == np.int64 and model.training
+    np.testing.assert_array_equal(labels, model.forward(x).argmax(axis=1))
+    assert evaluate(model, x, y) == pytest.approx(np.mean(labels == y))
+    model.eval()
+    predict(model, x)
+    assert not model.training
+
+
+def test_confusion_matrix_counts_true_against_predicted() -> None:
+    matrix = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
