@@ -286,23 +286,28 @@ class Linear(Layer):
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
 
-class ReLU(Layer):
-    """Rectified linear unit: ``y = max(x, 0)``; ``dL/dx = dout * [x > 0]`` (0 at x = 0)."""
+class _Elementwise(Layer):
+    """A layer acting on each element alone, ``y_i = f(x_i)``, whose forward keeps the local
+    derivative ``f'(x_i)``. Its Jacobian is diagonal, so ``dL/dx = dout * f'(x)``."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._positive: Array | None = None
+        self._local: Array | None = None
+
+    def backward(self, dout: Array) -> Array:
+        local = self._saved(self._local)
+        self._check_dout(dout, local.shape)
+        dx: Array = dout * local
+        return dx
+
+
+class ReLU(_Elementwise):
+    """Rectified linear unit: ``y = max(x, 0)``; ``dL/dx = dout * [x > 0]`` (0 at x = 0)."""
 
     def forward(self, x: Array) -> Array:
         x = np.asarray(x)
-        self._positive = x > 0
+        self._local = x > 0
         return np.maximum(x, 0)
-
-    def backward(self, dout: Array) -> Array:
-        positive = self._saved(self._positive)
-        self._check_dout(dout, positive.shape)
-        dx: Array = dout * positive
-        return dx
 
 
 class Sigmoid(Layer):
@@ -355,26 +360,19 @@ class Tanh(Layer):
         return dx
 
 
-class LeakyReLU(Layer):
+class LeakyReLU(_Elementwise):
     """``y = x`` for x > 0 and ``negative_slope * x`` otherwise; ``dL/dx = dout * slope(x)``."""
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         self.negative_slope = negative_slope
-        self._slope: Array | None = None
 
     def forward(self, x: Array) -> Array:
         x = np.asarray(x)
         slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
-        self._slope = slope
+        self._local = slope
         y: Array = x * slope
         return y
-
-    def backward(self, dout: Array) -> Array:
-        slope = self._saved(self._slope)
-        self._check_dout(dout, slope.shape)
-        dx: Array = dout * slope
-        return dx
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -432,7 +430,7 @@ class LogSoftmax(Layer):
         return f"dim={self.dim}"
 
 
-class Dropout(Layer):
+class Dropout(_Elementwise):
     """Inverted dropout: in training, zero each input with probability ``p`` and scale the rest
     by ``1 / (1 - p)``, so the expected output equals the input; in evaluation, the identity.
 
@@ -453,24 +451,18 @@ class Dropout(Layer):
             raise ValueError(f"dropout probability must be in [0, 1], got {p}")
         self.p = p
         self.rng = np.random.default_rng(rng)
-        self._mask: Array | None = None
 
     def forward(self, x: Array) -> Array:
         x = np.asarray(x)
         if not self.training or self.p == 0:
-            self._mask = np.ones_like(x)
+            self._local = np.ones_like(x)
             return x
         keep = self.rng.random(x.shape, dtype=x.dtype if x.dtype == np.float32 else np.float64)
         scale = 1 / (1 - self.p) if self.p < 1 else 0.0
-        self._mask = ((keep >= self.p) * scale).astype(x.dtype)
-        y: Array = x * self._mask
+        mask = ((keep >= self.p) * scale).astype(x.dtype)
+        self._local = mask
+        y: Array = x * mask
         return y
-
-    def backward(self, dout: Array) -> Array:
-        mask = self._saved(self._mask)
-        self._check_dout(dout, mask.shape)
-        dx: Array = dout * mask
-        return dx
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
