@@ -53,9 +53,9 @@ def test_linear_shapes_and_dtype_default_to_float32() -> None:
 
 def test_linear_he_initialisation_and_zero_bias() -> None:
     linear = Linear(1000, 500, rng=1, dtype=np.float64)
-    assert np.std(linear.W) == pytest.approx(np.sqrt(2 / 1000), rel=0.01)
-    assert np.mean(linear.W) == pytest.approx(0, abs=1e-3)
-    assert not linear.b.any()
+    assert np.std(linear.W.data) == pytest.approx(np.sqrt(2 / 1000), rel=0.01)
+    assert np.mean(linear.W.data) == pytest.approx(0, abs=1e-3)
+    assert not linear.b.data.any()
 
 
 def test_same_seed_gives_same_weights_and_leaves_global_state_alone() -> None:
@@ -70,13 +70,13 @@ def test_same_seed_gives_same_weights_and_leaves_global_state_alone() -> None:
 
 def test_linear_gradients_are_the_parameters_arrays(rng: np.random.Generator) -> None:
     linear = Linear(5, 3, rng=0)
-    weight, bias = linear.params["W"], linear.params["b"]
-    assert [p for p in linear.parameters()] == [weight, bias]
+    weight, bias = linear.W, linear.b
+    assert [id(p) for p in linear.parameters()] == [id(weight), id(bias)]
+    grads = weight.grad, bias.grad
     linear.forward(rng.standard_normal((4, 5)))
     linear.backward(np.ones((4, 3), dtype=np.float32))
-    assert linear.W is weight.data and linear.dL_dW is weight.grad
-    assert linear.b is bias.data and linear.dL_db is bias.grad
-    np.testing.assert_allclose(linear.dL_db, [4, 4, 4])
+    assert linear.W.grad is grads[0] and linear.b.grad is grads[1]  # written in place
+    np.testing.assert_allclose(linear.b.grad, [4, 4, 4])
 
 
 def test_linear_backward_sets_rather_than_accumulates(rng: np.random.Generator) -> None:
@@ -84,10 +84,10 @@ def test_linear_backward_sets_rather_than_accumulates(rng: np.random.Generator) 
     x, dout = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
     linear.forward(x)
     linear.backward(dout)
-    first = linear.dL_dW.copy()
+    first = linear.W.grad.copy()
     linear.forward(x)
     linear.backward(dout)
-    np.testing.assert_array_equal(linear.dL_dW, first)
+    np.testing.assert_array_equal(linear.W.grad, first)
     np.testing.assert_allclose(first, x.T @ dout)
 
 
@@ -98,12 +98,12 @@ def test_linear_backward_params_skips_input_gradient_but_sets_the_same_grads(
     x, dout = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
     linear.forward(x)
     linear.backward(dout)
-    expected = linear.dL_dW.copy(), linear.dL_db.copy()
+    expected = linear.W.grad.copy(), linear.b.grad.copy()
     linear.zero_grad()
     linear.forward(x)
     assert linear.backward_params(dout) is None
-    np.testing.assert_array_equal(linear.dL_dW, expected[0])
-    np.testing.assert_array_equal(linear.dL_db, expected[1])
+    np.testing.assert_array_equal(linear.W.grad, expected[0])
+    np.testing.assert_array_equal(linear.b.grad, expected[1])
 
 
 def test_linear_wrong_feature_size_names_expected_and_actual() -> None:
@@ -147,9 +147,9 @@ def test_zero_grad_clears_every_gradient(rng: np.random.Generator) -> None:
     linear = Linear(3, 2)
     linear.forward(rng.standard_normal((4, 3)))
     linear.backward(np.ones((4, 2), dtype=np.float32))
-    assert linear.dL_db.any()
+    assert linear.b.grad.any()
     linear.zero_grad()
-    assert not linear.dL_dW.any() and not linear.dL_db.any()
+    assert not linear.W.grad.any() and not linear.b.grad.any()
 
 
 # -- activations --------------------------------------------------------------------------------
@@ -185,13 +185,13 @@ def test_linear_matches_pytorch(torch: ModuleType, shape: tuple[int, int, int], 
     n, fan_in, fan_out = shape
     gen = np.random.default_rng(seed)
     linear = Linear(fan_in, fan_out, rng=gen, dtype=np.float64)
-    linear.b[...] = gen.standard_normal(fan_out)
+    linear.b.data[...] = gen.standard_normal(fan_out)
     x, dout = gen.standard_normal((n, fan_in)), gen.standard_normal((n, fan_out))
 
     reference = torch.nn.Linear(fan_in, fan_out, dtype=torch.float64)
     with torch.no_grad():
-        reference.weight.copy_(torch.from_numpy(linear.W.T.copy()))
-        reference.bias.copy_(torch.from_numpy(linear.b.copy()))
+        reference.weight.copy_(torch.from_numpy(linear.W.data.T.copy()))
+        reference.bias.copy_(torch.from_numpy(linear.b.data.copy()))
     tx = torch.tensor(x, requires_grad=True)
     ty = reference(tx)
     ty.backward(torch.from_numpy(dout))
@@ -200,10 +200,10 @@ def test_linear_matches_pytorch(torch: ModuleType, shape: tuple[int, int, int], 
     dx = linear.backward(dout)
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg="dL/dx")
     np.testing.assert_allclose(
-        linear.dL_dW, reference.weight.grad.numpy().T, rtol=1e-12, atol=1e-12, err_msg="dL/dW"
+        linear.W.grad, reference.weight.grad.numpy().T, rtol=1e-12, atol=1e-12, err_msg="dL/dW"
     )
     np.testing.assert_allclose(
-        linear.dL_db, reference.bias.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg="dL/db"
+        linear.b.grad, reference.bias.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg="dL/db"
     )
 
 
@@ -232,12 +232,12 @@ class Scale(Layer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.params["gain"] = Parameter(np.full(3, 2.0))
-        self.buffers["calls"] = np.zeros(1)
+        self.gain = Parameter(np.full(3, 2.0))
+        self.register_buffer("calls", np.zeros(1))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.buffers["calls"] += 1
-        return x * self.params["gain"].data
+        self.calls += 1
+        return x * self.gain.data
 
 
 class Net(Layer):
@@ -278,13 +278,13 @@ def test_train_and_eval_reach_every_layer() -> None:
 
 def test_state_dict_round_trip_copies_in_place() -> None:
     source, target = Net(), Net()
-    source.first.W[...] = 7.0
-    source.scale.buffers["calls"][...] = 3
+    source.first.W.data[...] = 7.0
+    source.scale.calls[...] = 3
     state = source.state_dict()
     assert list(state) == ["first.W", "first.b", "scale.gain", "scale.calls"]
-    weight = target.first.W
+    weight = target.first.W.data
     target.load_state_dict(state)
-    assert target.first.W is weight  # loaded in place: optimizers keep their references
+    assert target.first.W.data is weight  # loaded in place: optimizers keep their references
     for name, value in target.state_dict().items():
         np.testing.assert_array_equal(value, state[name], err_msg=name)
 
@@ -320,7 +320,7 @@ def test_batchnorm_matches_pytorch_in_train_and_eval_mode(
     layer = BatchNorm1d(features, momentum=momentum, dtype=np.float64)
     reference = torch.nn.BatchNorm1d(features, momentum=momentum, dtype=torch.float64)
     weight, bias = gen.standard_normal(features), gen.standard_normal(features)
-    layer.params["weight"].data[...], layer.params["bias"].data[...] = weight, bias
+    layer.weight.data[...], layer.bias.data[...] = weight, bias
     with torch.no_grad():
         reference.weight.copy_(torch.from_numpy(weight))
         reference.bias.copy_(torch.from_numpy(bias))
@@ -335,12 +335,12 @@ def test_batchnorm_matches_pytorch_in_train_and_eval_mode(
         np.testing.assert_allclose(layer.forward(x), ty.detach().numpy(), rtol=1e-9, atol=1e-9)
         dx = layer.backward(dout)
         np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-7, atol=1e-9, err_msg=mode)
-        np.testing.assert_allclose(layer.params["weight"].grad, reference.weight.grad.numpy(),
+        np.testing.assert_allclose(layer.weight.grad, reference.weight.grad.numpy(),
                                    rtol=1e-9, atol=1e-9)  # fmt: skip
-        np.testing.assert_allclose(layer.params["bias"].grad, reference.bias.grad.numpy(),
+        np.testing.assert_allclose(layer.bias.grad, reference.bias.grad.numpy(),
                                    rtol=1e-9, atol=1e-9)  # fmt: skip
         for name in ("running_mean", "running_var"):
-            np.testing.assert_allclose(layer.buffers[name], getattr(reference, name).numpy(),
+            np.testing.assert_allclose(getattr(layer, name), getattr(reference, name).numpy(),
                                        rtol=1e-12, err_msg=name)  # fmt: skip
 
 

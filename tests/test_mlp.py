@@ -145,8 +145,8 @@ def test_bias_before_batchnorm_gets_no_gradient(rng: np.random.Generator) -> Non
     model = MLP([6, 5, 3], batchnorm=True, rng=0, dtype=np.float64)
     logits = model.forward(rng.standard_normal((8, 6)))
     model.backward(rng.standard_normal(logits.shape))
-    np.testing.assert_allclose(model.layers[0].params["b"].grad, 0, atol=1e-12)
-    assert np.abs(model.layers[0].params["W"].grad).max() > 1e-3
+    np.testing.assert_allclose(model.layers[0].b.grad, 0, atol=1e-12)
+    assert np.abs(model.layers[0].W.grad).max() > 1e-3
 
 
 def test_mlp_rejects_bad_specifications() -> None:

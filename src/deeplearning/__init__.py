@@ -5,20 +5,19 @@ The public API, re-exported from the modules that define it::
     from deeplearning import Linear, ReLU, Sigmoid, Tanh, MSELoss, CrossEntropyLoss, TwoLayerMLP
     from deeplearning import Adam, SGD                    # optimizers, as in torch.optim
     from deeplearning.schedules import CosineAnnealingLR  # schedules, as in lr_scheduler
+    from deeplearning.autograd import Tensor, grad, nn    # the autograd engine
 """
 
 from .functional import log_softmax, softmax
 from .gradcheck import check_layer, numerical_gradient, relative_error
 from .losses import CrossEntropyLoss, MSELoss
 from .mnist_mlp import MLP, TwoLayerMLP
+from .module import Module, Parameter
 from .neural_net import (
-    BatchNorm1d,
-    Dropout,
     Layer,
     LeakyReLU,
     Linear,
     LogSoftmax,
-    Parameter,
     ReLU,
     Sequential,
     Sigmoid,
@@ -26,6 +25,7 @@ from .neural_net import (
     Tanh,
 )
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
+from .regularization import BatchNorm1d, Dropout
 
 __version__ = "0.1.0"
 
@@ -42,6 +42,7 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "Module",
     "Optimizer",
     "Parameter",
     "RMSprop",

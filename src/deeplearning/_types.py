@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Union
 
 import numpy as np
@@ -12,3 +13,6 @@ Array = NDArray[Any]
 
 RNG = Union[int, np.random.Generator, None]
 """A seed, a generator, or None for fresh entropy (as `numpy.random.default_rng` takes)."""
+
+PathLike = Union[str, "os.PathLike[str]"]
+"""A file path: a string or a `pathlib.Path`."""

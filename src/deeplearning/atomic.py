@@ -9,9 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from ._types import PathLike
+
 
 @contextmanager
-def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
+def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it over ``path`` if the block succeeds.
 
     If the block raises, the temporary file is removed and ``path`` is left as it was. The

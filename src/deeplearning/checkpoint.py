@@ -16,23 +16,19 @@ from __future__ import annotations
 
 import json
 import zipfile
-from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any
 
 import numpy as np
 
-from ._types import Array
+from ._types import Array, PathLike
 from .atomic import atomic_write
-from .mnist_mlp import MLP, TwoLayerMLP
+from .module import Module
 from .neural_net import Layer
 from .optim import Optimizer
+from .recipe import ENGINES
 
-PathLike = Union[str, Path]
 FORMAT = "deeplearning-checkpoint"
 VERSION = 1
-
-MODELS: dict[str, Callable[..., Layer]] = {"TwoLayerMLP": TwoLayerMLP, "MLP": MLP}
-"""Model classes a checkpoint can rebuild, by name; each takes its ``config`` as keywords."""
 
 
 class CheckpointError(ValueError):
@@ -40,7 +36,7 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(
-    path: PathLike, model: Layer, optimizer: Optimizer | None = None, **info: Any
+    path: PathLike, model: Module, optimizer: Optimizer | None = None, **info: Any
 ) -> None:
     """Write ``model`` (and ``optimizer``'s state) to ``path`` atomically.
 
@@ -48,8 +44,8 @@ def save_checkpoint(
     ----------
     path : str or Path
         The ``.npz`` file to write (its folder must exist).
-    model : Layer
-        A model with a ``config`` attribute (its constructor's keywords).
+    model : Module
+        A model with a ``config`` attribute (its constructor's keywords), on either path.
     optimizer : Optimizer, optional
         Saved too, so that training can resume exactly.
     **info
@@ -59,6 +55,7 @@ def save_checkpoint(
         "format": FORMAT,
         "version": VERSION,
         "model": type(model).__name__,
+        "engine": "layers" if isinstance(model, Layer) else "autograd",
         "config": getattr(model, "config", {}),
         **info,
     }
@@ -101,16 +98,18 @@ def read_checkpoint(path: PathLike) -> tuple[dict[str, Any], dict[str, Array]]:
 
 
 def load_checkpoint(
-    path: PathLike, model: Layer | None = None, optimizer: Optimizer | None = None
-) -> tuple[Layer, dict[str, Any]]:
+    path: PathLike, model: Module | None = None, optimizer: Optimizer | None = None
+) -> tuple[Module, dict[str, Any]]:
     """Load a checkpoint into ``model`` (or a model rebuilt from the header) and ``optimizer``.
 
-    `MODELS` (TwoLayerMLP, MLP) are rebuilt from the header's ``config``; any other model, a
-    `Sequential` of your own say, loads into an instance you build and pass as ``model``.
+    TwoLayerMLP and MLP (on the path named in the header, see `recipe.ENGINES`) are rebuilt
+    from the header's ``config``; any other model, a `Sequential` of your own say, loads into
+    an instance you build and pass as ``model``. The parameter names are the same on both
+    paths, so a checkpoint also loads into the other path's model, built and passed.
 
     Returns
     -------
-    (Layer, dict)
+    (Module, dict)
         The model and the header.
 
     Raises
@@ -135,14 +134,17 @@ def load_checkpoint(
     return model, header
 
 
-def build_model(header: dict[str, Any]) -> Layer:
-    """A freshly initialised model of the class and ``config`` a header names."""
-    name = header.get("model")
-    if name not in MODELS:
+def build_model(header: dict[str, Any]) -> Module:
+    """A freshly initialised model of the class, path and ``config`` a header names (checkpoints
+    from before the autograd engine name no path: the layers)."""
+    name, engine = header.get("model"), header.get("engine", "layers")
+    models = ENGINES.get(engine, {})
+    if name not in models:
         raise CheckpointError(
-            f"the checkpoint holds a {name!r}; this library builds {list(MODELS)}"
+            f"the checkpoint holds a {name!r} on the {engine!r} path; this library builds "
+            f"{list(ENGINES['layers'])} on the paths {list(ENGINES)}"
         )
-    return MODELS[name](**header.get("config", {}))
+    return models[name](**header.get("config", {}))
 
 
 def _with_prefix(arrays: dict[str, Array], prefix: str) -> dict[str, Array]:

@@ -26,7 +26,7 @@ from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .datasets import DATASETS, dataset_info, load_mnist
 from .metrics import confusion_matrix, predict
 from .plots import plot_training, require_matplotlib
-from .recipe import OPTIMIZERS, SCHEDULERS, Recipe
+from .recipe import ENGINES, OPTIMIZERS, SCHEDULERS, Recipe
 from .schedules import LRScheduler
 from .train import EpochStats, TrainingDivergedError, fit
 
@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--warmup", type=int, help="epochs of linear warm-up (default 0)")
     recipe.add_argument("--clip-grad", type=float, help="clip the gradient norm to this")
     recipe.add_argument("--seed", type=int, help="weights, shuffling, dropout (default 0)")
+    recipe.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        help="how gradients are computed: 'layers' (hand-written backward passes, the "
+        "default) or 'autograd' (the engine); the same network either way",
+    )
     train.add_argument("--data-dir", help="folder holding <dataset>/ (default: see README)")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run saved with --save")
     train.add_argument(
@@ -135,6 +141,7 @@ def _train(args: argparse.Namespace) -> int:
     clip = f", gradient norm clipped to {recipe.clip_grad}" if recipe.clip_grad else ""
     say(f"{optimizer!r}, {recipe.scheduler} schedule{warmup}{clip}")
     say(f"batch size {recipe.batch_size}, {recipe.epochs} epochs, seed {recipe.seed}")
+    say(f"gradients by the {recipe.engine} path")
     try:
         for stats in fit(
             model, data, optimizer, epochs=recipe.epochs, batch_size=recipe.batch_size, rng=rng,

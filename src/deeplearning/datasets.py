@@ -21,15 +21,13 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
 
-from ._types import RNG, Array
+from ._types import RNG, Array, PathLike
 from .atomic import atomic_write
 from .idx import read_idx
-
-PathLike = Union[str, Path]
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"

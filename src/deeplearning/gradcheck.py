@@ -19,12 +19,14 @@ Work in float64: with float32 the rounding error of each difference swamps the s
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 import numpy as np
 
 from ._types import RNG, Array
-from .neural_net import Layer
+
+if TYPE_CHECKING:
+    from .neural_net import Layer
 
 Objective = Callable[[], Union[float, Array]]
 

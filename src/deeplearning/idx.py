@@ -18,13 +18,10 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 
-from ._types import Array
-
-PathLike = Union[str, Path]
+from ._types import Array, PathLike
 
 DTYPES: dict[int, str] = {
     0x08: "u1",

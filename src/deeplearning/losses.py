@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._types import Array
-from .functional import log_softmax
+from .functional import log_softmax, nll_loss
 
 _T = TypeVar("_T")
 
@@ -89,29 +89,9 @@ class CrossEntropyLoss(_Loss):
 
     def forward(self, prediction: Array, target: ArrayLike) -> float:
         logits = np.asarray(prediction)
-        targets = np.asarray(target)
-        if logits.ndim != 2:
-            raise ValueError(
-                f"CrossEntropyLoss expected logits of shape (N, C) but got {logits.shape}."
-            )
-        n, num_classes = logits.shape
-        if targets.shape[:1] != (n,):
-            raise ValueError(
-                f"CrossEntropyLoss got {n} rows of logits but targets of shape "
-                f"{targets.shape}: the batch sizes must agree."
-            )
+        targets = check_targets(type(self).__name__, logits, target)
         log_probs = log_softmax(logits)
-        if targets.ndim == 1:
-            _check_labels(targets, num_classes)
-            loss = -log_probs[np.arange(n), targets].sum() / n
-        elif targets.shape == logits.shape:
-            targets = targets.astype(logits.dtype, copy=False)
-            loss = -np.sum(targets * log_probs) / n
-        else:
-            raise ValueError(
-                f"CrossEntropyLoss expected targets of shape ({n},) (class labels) or "
-                f"{logits.shape} (class probabilities) but got {targets.shape}."
-            )
+        loss = nll_loss(log_probs, targets)
         with np.errstate(under="ignore"):
             self._probs = np.exp(log_probs)
         self._targets = targets
@@ -130,6 +110,32 @@ class CrossEntropyLoss(_Loss):
                 grad = probs * targets.sum(axis=1, keepdims=True) - targets
             grad /= n
         return grad
+
+
+def check_targets(who: str, logits: Array, target: ArrayLike) -> Array:
+    """Check classification targets against logits (N, C) and return them as an array.
+
+    Either integer class labels (N,) in [0, C), or class probabilities (N, C), converted to
+    the logits' dtype. Shared by `CrossEntropyLoss` and the engine's ``cross_entropy``.
+    """
+    targets = np.asarray(target)
+    if logits.ndim != 2:
+        raise ValueError(f"{who} expected logits of shape (N, C) but got {logits.shape}.")
+    n, num_classes = logits.shape
+    if targets.shape[:1] != (n,):
+        raise ValueError(
+            f"{who} got {n} rows of logits but targets of shape {targets.shape}: the batch "
+            "sizes must agree."
+        )
+    if targets.ndim == 1:
+        _check_labels(targets, num_classes)
+        return targets
+    if targets.shape == logits.shape:
+        return targets.astype(logits.dtype, copy=False)
+    raise ValueError(
+        f"{who} expected targets of shape ({n},) (class labels) or {logits.shape} (class "
+        f"probabilities) but got {targets.shape}."
+    )
 
 
 def _check_labels(labels: Array, num_classes: int) -> None:

@@ -6,27 +6,26 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._types import Array
-from .neural_net import Layer
+from .module import Module
 
 
-def predict(model: Layer, x: ArrayLike, batch_size: int = 1000) -> Array:
+def predict(model: Module, x: ArrayLike, batch_size: int = 1000) -> Array:
     """Predicted labels (N,), int64: the argmax of the logits, computed in evaluation mode
-    (Dropout off, BatchNorm on its running statistics) and in batches to bound memory. The
-    model's mode is restored afterwards."""
+    (Dropout off, BatchNorm on its running statistics) and in batches to bound memory, on
+    either path (`Module.infer`). The model's mode is restored afterwards."""
     x = np.asarray(x)
     was_training = model.training
     model.eval()
     try:
         chunks = [
-            model.forward(x[i : i + batch_size]).argmax(axis=1)
-            for i in range(0, len(x), batch_size)
+            model.infer(x[i : i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)
         ]
     finally:
         model.train(was_training)
     return np.concatenate(chunks).astype(np.int64)
 
 
-def evaluate(model: Layer, x: ArrayLike, y: ArrayLike, batch_size: int = 1000) -> float:
+def evaluate(model: Module, x: ArrayLike, y: ArrayLike, batch_size: int = 1000) -> float:
     """Accuracy in [0, 1]: the fraction of samples whose predicted label equals ``y``."""
     labels = np.asarray(y)
     predictions = predict(model, x, batch_size)

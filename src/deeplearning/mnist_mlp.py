@@ -1,8 +1,10 @@
-"""Multi-layer perceptrons: `TwoLayerMLP`, the classic MNIST network, and the `MLP` builder."""
+"""Multi-layer perceptrons: `TwoLayerMLP`, the classic MNIST network, and the `MLP` builder
+(whose layer list, `mlp_layers`, the autograd path's ``MLP`` shares)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -10,17 +12,9 @@ from numpy.typing import ArrayLike, DTypeLike
 from ._types import RNG, Array
 from .losses import CrossEntropyLoss
 from .metrics import evaluate, predict
-from .neural_net import (
-    BatchNorm1d,
-    Dropout,
-    Layer,
-    LeakyReLU,
-    Linear,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Tanh,
-)
+from .module import Module
+from .neural_net import Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .regularization import BatchNorm1d, Dropout
 
 ACTIVATIONS: dict[str, type[Layer]] = {
     "relu": ReLU,
@@ -29,6 +23,40 @@ ACTIVATIONS: dict[str, type[Layer]] = {
     "tanh": Tanh,
 }
 """Activation layers by the name `MLP` takes."""
+
+LAYERS: dict[str, Callable[..., Any]] = {"linear": Linear, "batchnorm": BatchNorm1d,
+                                         "dropout": Dropout, **ACTIVATIONS}  # fmt: skip
+"""The layer path's building blocks for `mlp_layers`."""
+
+
+def mlp_layers(
+    sizes: Sequence[int],
+    activation: str,
+    batchnorm: bool,
+    dropout: float,
+    rng: RNG,
+    dtype: DTypeLike,
+    blocks: Mapping[str, Callable[..., Any]],
+) -> list[Module]:
+    """The modules of an `MLP`, in order, made from ``blocks`` (``"linear"``, ``"batchnorm"``,
+    ``"dropout"`` and one entry per activation name): the layer path's `LAYERS` or the
+    autograd path's. One generator draws every weight, in order, and drives the dropout
+    masks, so one seed gives the same network on both paths."""
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"MLP needs at least two positive sizes (inputs, outputs), got {sizes}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {list(ACTIVATIONS)}")
+    generator = np.random.default_rng(rng)
+    layers: list[Module] = []
+    for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
+        layers.append(blocks["linear"](fan_in, fan_out, rng=generator, dtype=dtype))
+        if batchnorm:
+            layers.append(blocks["batchnorm"](fan_out, dtype=dtype))
+        layers.append(blocks[activation]())
+        if dropout > 0:
+            layers.append(blocks["dropout"](dropout, rng=generator))
+    layers.append(blocks["linear"](sizes[-2], sizes[-1], rng=generator, dtype=dtype))
+    return layers
 
 
 class TwoLayerMLP(Layer):
@@ -134,25 +162,8 @@ class MLP(Sequential):
         rng: RNG = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(
-                f"MLP needs at least two positive sizes (inputs, outputs), got {sizes}"
-            )
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}; choose one of {list(ACTIVATIONS)}"
-            )
-        generator = np.random.default_rng(rng)
-        layers: list[Layer] = []
-        for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
-            layers.append(Linear(fan_in, fan_out, rng=generator, dtype=dtype))
-            if batchnorm:
-                layers.append(BatchNorm1d(fan_out, dtype=dtype))
-            layers.append(ACTIVATIONS[activation]())
-            if dropout > 0:
-                layers.append(Dropout(dropout, rng=generator))
-        layers.append(Linear(sizes[-2], sizes[-1], rng=generator, dtype=dtype))
-        super().__init__(*layers)
+        layers = mlp_layers(sizes, activation, batchnorm, dropout, rng, dtype, LAYERS)
+        super().__init__(*layers)  # type: ignore[arg-type]
         self.config = {
             "sizes": list(sizes),
             "activation": activation,

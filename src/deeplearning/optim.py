@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from ._types import Array
-from .neural_net import Parameter
+from .module import Parameter
 
 
 class Optimizer:

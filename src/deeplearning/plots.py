@@ -6,17 +6,14 @@ Needs matplotlib (in the ``train`` extra): ``python -m pip install "deeplearning
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
-from ._types import Array
+from ._types import Array, PathLike
 from .metrics import confusion_matrix
-from .neural_net import Layer, Linear
+from .module import Module
 from .train import EpochStats
-
-PathLike = Union[str, Path]
 
 
 def require_matplotlib() -> Any:
@@ -37,7 +34,7 @@ def require_matplotlib() -> Any:
 def plot_training(
     path: PathLike,
     history: Sequence[EpochStats],
-    model: Layer,
+    model: Module,
     x_test: Array,
     y_test: Array,
     predictions: Array,
@@ -57,22 +54,13 @@ def plot_training(
     panels = figure.subfigures(2, 2)
     _curves(panels[0, 0], history)
     _confusion(panels[0, 1], confusion_matrix(y_test, predictions, len(classes)), classes)
-    first = next(layer for _, layer in _layers(model) if isinstance(layer, Linear))
-    _tiles(panels[1, 0], first.W.T[:32], "first-layer weights (hidden units 1-32)", cmap="RdBu")
+    first = next(p for _, p in model.named_parameters() if p.ndim == 2)  # the first W
+    _tiles(panels[1, 0], first.data.T[:32], "first-layer weights (hidden units 1-32)", cmap="RdBu")
     wrong = np.flatnonzero(predictions != y_test)[:12]
     titles = [f"true {classes[y_test[i]]}, said {classes[predictions[i]]}" for i in wrong]
     _tiles(panels[1, 1], x_test[wrong], "misclassified test images", cmap="gray_r", titles=titles)
     figure.savefig(path, dpi=80)
     plt.close(figure)
-
-
-def _layers(model: Layer) -> list[tuple[str, Layer]]:
-    """Every layer of the tree, depth first."""
-    found = []
-    for name, child in model.children():
-        found.append((name, child))
-        found.extend(_layers(child))
-    return found
 
 
 def _curves(panel: Any, history: Sequence[EpochStats]) -> None:

@@ -14,12 +14,13 @@ The command line fills a `Recipe` from its options; a checkpoint stores it, so t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from .autograd import nn
 from .mnist_mlp import MLP, TwoLayerMLP
-from .neural_net import Layer
+from .module import Module
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from .schedules import (
     ConstantLR,
@@ -39,6 +40,12 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 DEFAULT_LR = {"sgd": 0.05, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
 SCHEDULERS = ("cosine", "constant", "step", "exponential")
+ENGINES: dict[str, dict[str, Callable[..., Module]]] = {
+    "layers": {"TwoLayerMLP": TwoLayerMLP, "MLP": MLP},
+    "autograd": {"TwoLayerMLP": nn.TwoLayerMLP, "MLP": nn.MLP},
+}
+"""The model classes of each path, by class name: the layer path (hand-written backward
+passes) and the autograd engine. The same recipe builds the same network on either."""
 WARMUP_START_FACTOR = 0.01
 """Warm-up rises linearly from 1% of the learning rate."""
 
@@ -68,6 +75,9 @@ class Recipe:
         Epochs of linear warm-up from 1% of ``lr``.
     clip_grad : float or None
         Clip the gradients' global norm to this before each step.
+    engine : str
+        ``"layers"`` (hand-written backward passes) or ``"autograd"`` (the engine): the same
+        network, weights and gradients, computed by either path.
     """
 
     dataset: str = "mnist"
@@ -84,6 +94,7 @@ class Recipe:
     warmup: int = 0
     clip_grad: float | None = None
     seed: int = 0
+    engine: str = "layers"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -94,6 +105,8 @@ class Recipe:
             raise ValueError(
                 f"unknown scheduler {self.scheduler!r}; choose one of {list(SCHEDULERS)}"
             )
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}; choose one of {list(ENGINES)}")
         if self.momentum is not None and self.optimizer not in ("sgd", "rmsprop"):
             raise ValueError(f"--momentum applies to sgd and rmsprop, not {self.optimizer}")
         if self.model == "two-layer" and (self.batchnorm or self.dropout):
@@ -122,11 +135,12 @@ class Recipe:
 
     def build_model(
         self, rng: np.random.Generator, in_features: int = 784, num_classes: int = 10
-    ) -> Layer:
-        """The model for data of ``in_features`` and ``num_classes``, its weights (and dropout
-        masks) drawn from ``rng``."""
+    ) -> Module:
+        """The model for data of ``in_features`` and ``num_classes`` on the recipe's engine,
+        its weights (and dropout masks) drawn from ``rng``."""
+        models = ENGINES[self.engine]
         if self.model == "two-layer":
-            return TwoLayerMLP(in_features, 128, num_classes, rng=rng)
+            return models["TwoLayerMLP"](in_features, 128, num_classes, rng=rng)
         try:
             sizes = [int(size) for size in self.model.split("-")]
         except ValueError:
@@ -139,9 +153,9 @@ class Recipe:
                 f"--model {self.model}: the data has {in_features} features and {num_classes} "
                 f"classes, so the sizes must start with {in_features} and end with {num_classes}"
             )
-        return MLP(sizes, batchnorm=self.batchnorm, dropout=self.dropout, rng=rng)
+        return models["MLP"](sizes, batchnorm=self.batchnorm, dropout=self.dropout, rng=rng)
 
-    def build_optimizer(self, model: Layer) -> Optimizer:
+    def build_optimizer(self, model: Module) -> Optimizer:
         """The optimizer over ``model.parameters()``."""
         options: dict[str, Any] = {"lr": self.learning_rate}
         if self.optimizer == "sgd":

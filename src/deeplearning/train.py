@@ -2,10 +2,12 @@
 
 One epoch, batch by batch::
 
-    logits = model.forward(x_batch)                 # (B, C)
-    loss = loss_fn.forward(logits, y_batch)         # mean over the batch
-    model.backward_params(loss_fn.backward())       # sets every parameter's .grad
+    loss, logits = model.batch_gradients(x_batch, y_batch, loss_fn)   # sets every .grad
     optimizer.step()                                # updates every parameter in place
+
+``batch_gradients`` is where the two paths differ: a `Layer` model runs ``forward``, the loss
+and its hand-written ``backward``; a model on the autograd engine runs ``forward`` on a
+`Tensor` and ``loss.backward()``. Everything else here serves both.
 
 `fit` runs epochs and yields an `EpochStats` after each, so the caller decides what to print,
 save or plot::
@@ -28,9 +30,8 @@ import numpy as np
 
 from ._types import RNG, Array
 from .datasets import Dataset, minibatches
-from .losses import CrossEntropyLoss
 from .metrics import evaluate
-from .neural_net import Layer
+from .module import Module
 from .optim import Optimizer, clip_grad_norm
 from .schedules import LRScheduler
 
@@ -94,8 +95,8 @@ class EpochStats:
 
 
 def train_epoch(
-    model: Layer,
-    loss_fn: CrossEntropyLoss,
+    model: Module,
+    loss_fn: Any,
     optimizer: Optimizer,
     x: Array,
     y: Array,
@@ -127,11 +128,9 @@ def train_epoch(
     total_loss, correct = 0.0, 0
     bar = _progress_bar(len(x), epoch) if progress else None
     for step, (x_batch, y_batch) in enumerate(minibatches(x, y, batch_size, rng=rng), 1):
-        logits = model.forward(x_batch)
-        loss = loss_fn.forward(logits, y_batch)
+        loss, logits = model.batch_gradients(x_batch, y_batch, loss_fn)
         if not math.isfinite(loss):
             raise TrainingDivergedError(f"the loss became {loss}", epoch, step, optimizer.lr)
-        model.backward_params(loss_fn.backward())
         if clip_grad is not None:
             clip_grad_norm(model.parameters(), clip_grad)
         optimizer.step()
@@ -151,7 +150,7 @@ def train_epoch(
 
 
 def fit(
-    model: Layer,
+    model: Module,
     data: Dataset,
     optimizer: Optimizer,
     *,
@@ -160,7 +159,7 @@ def fit(
     rng: RNG = None,
     scheduler: LRScheduler | None = None,
     clip_grad: float | None = None,
-    loss_fn: CrossEntropyLoss | None = None,
+    loss_fn: Any = None,
     progress: bool = False,
     start_epoch: int = 1,
     threads: int | None = DEFAULT_BLAS_THREADS,
@@ -169,8 +168,9 @@ def fit(
 
     Parameters
     ----------
-    model : Layer
-        Maps (N, features) to (N, classes) logits.
+    model : Module
+        Maps (N, features) to (N, classes) logits; a `Layer` model or one on the autograd
+        engine.
     data : Dataset
         Train and test arrays; test accuracy is measured after every epoch.
     optimizer : Optimizer
@@ -185,8 +185,9 @@ def fit(
         Sets the learning rate after every step.
     clip_grad : float, optional
         Clip the gradients' global norm to this before every step.
-    loss_fn : CrossEntropyLoss, optional
-        Defaults to a new `CrossEntropyLoss`.
+    loss_fn : optional
+        The model's path's loss (a layer `CrossEntropyLoss`, or a function of a logits tensor
+        and labels); cross-entropy by default.
     progress : bool
         Show a progress bar per epoch (tqdm, on a terminal only).
     start_epoch : int
@@ -194,7 +195,6 @@ def fit(
     threads : int or None
         BLAS threads during each epoch (see `DEFAULT_BLAS_THREADS`); None leaves BLAS alone.
     """
-    loss_fn = loss_fn if loss_fn is not None else CrossEntropyLoss()
     generator = np.random.default_rng(rng)
     for epoch in range(start_epoch, epochs + 1):
         with blas_threads(threads):

@@ -1,0 +1,221 @@
+"""Reverse mode: walk a recorded graph from an output back to its inputs.
+
+For an output ``L`` and each tensor ``v`` of the graph, the chain rule gives the adjoint
+``dL/dv = sum over the operations f that used v of f's backward applied to dL/d(f's output)``.
+So the nodes are visited in reverse topological order (every consumer of a tensor before the
+operation that made it, so that its gradient is complete when it is passed on), each node
+turns the gradient of its output into gradients of its inputs, and the gradients reaching one
+tensor along several paths are summed.
+
+**Gradients are set, not accumulated**, on both paths of the library: a backward pass sets each
+leaf's ``.grad`` to the gradient of *this* output (the sum over its paths in this graph),
+overwriting what an earlier pass left, just as a layer's ``backward`` sets its parameters'
+``.grad``. ``zero_grad()`` is therefore never needed, and harmless (PyTorch accumulates, so
+there it is needed between steps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._types import Array
+from .tensor import Function, Operand, Tensor, as_array, grad_mode
+
+
+def backward(
+    output: Tensor,
+    grad: Operand | None = None,
+    *,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+) -> None:
+    """Set ``.grad`` of every leaf that requires a gradient to d(output)/d(leaf).
+
+    Parameters
+    ----------
+    output : Tensor
+        The end of the graph, usually a scalar loss.
+    grad : array_like or Tensor, optional
+        d(loss)/d(output), of the output's shape; 1 when omitted, which needs a one-element
+        output (for a vector output, the gradient of ``sum(output * grad)`` is computed).
+    retain_graph : bool
+        Keep the graph's saved arrays, to backpropagate through it again. By default they are
+        freed (a graph is usually used once), and a second pass raises an error.
+    create_graph : bool
+        Record the backward pass itself, so that the gradients could be differentiated again
+        (implies ``retain_graph``); use `grad` to get those gradients as tensors.
+
+    Notes
+    -----
+    A leaf whose ``.grad`` is already an array of the right shape (every `Parameter`) is
+    written into in place, so references to it stay valid; other leaves get a new array.
+    Non-leaf tensors get ``.grad`` only if `Tensor.retain_grad` was called.
+    """
+    seed = _seed(output, grad)
+    leaf_grads = _backprop(output, seed, retain_graph or create_graph, create_graph)
+    for leaf, g in leaf_grads.values():
+        _set_grad(leaf, g.data)
+
+
+def grad(
+    outputs: Tensor,
+    inputs: Sequence[Tensor],
+    grad_outputs: Operand | None = None,
+    *,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned (no ``.grad`` is set).
+
+    As ``torch.autograd.grad``. With ``create_graph=True`` the gradients are tensors in a graph
+    of their own, so they can be differentiated again::
+
+        (gx,) = grad((x ** 3).sum(), [x], create_graph=True)    # 3 x**2, in a graph
+        (gxx,) = grad(gx.sum(), [x])                            # 6 x
+
+    Parameters
+    ----------
+    outputs : Tensor
+        What to differentiate.
+    inputs : sequence of Tensor
+        With respect to what: leaves or intermediate tensors of the graph.
+    grad_outputs : array_like or Tensor, optional
+        d(loss)/d(outputs), as ``backward``'s ``grad``.
+    retain_graph : bool, optional
+        Keep the saved arrays (default: ``create_graph``).
+    create_graph : bool
+        Record the backward pass, for higher-order gradients.
+    allow_unused : bool
+        Return None for an input the output does not depend on, instead of raising.
+    """
+    inputs = list(inputs)
+    if not all(isinstance(x, Tensor) for x in inputs):
+        raise TypeError("grad() takes a sequence of Tensors as inputs, e.g. grad(loss, [x, w])")
+    seed = _seed(outputs, grad_outputs)
+    wanted = {id(x): x for x in inputs}
+    retain = create_graph if retain_graph is None else retain_graph
+    found = _backprop(outputs, seed, retain, create_graph, wanted)
+    results: list[Tensor | None] = []
+    for i, x in enumerate(inputs):
+        if id(x) in found:
+            g = found[id(x)][1]
+            results.append(g if create_graph else g.detach())
+        elif allow_unused:
+            results.append(None)
+        else:
+            raise RuntimeError(
+                f"input {i} of grad() was not used to compute the output (or does not require "
+                "grad); pass allow_unused=True to get None for it."
+            )
+    return tuple(results)
+
+
+def topological_order(output: Tensor) -> list[Function]:
+    """The operations that made ``output``, each after all those that made its inputs.
+
+    An iterative depth-first search (no recursion, so a chain of any length works) that lists
+    a node once all of its inputs' creators are listed: O(nodes + edges).
+    """
+    if output.creator is None:
+        return []
+    order: list[Function] = []
+    visited: set[int] = set()
+    stack: list[tuple[Function, bool]] = [(output.creator, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for x in node.saved_inputs():
+            if x.creator is not None and id(x.creator) not in visited:
+                stack.append((x.creator, False))
+    return order
+
+
+def _backprop(
+    output: Tensor,
+    seed: Tensor,
+    retain_graph: bool,
+    create_graph: bool,
+    wanted: dict[int, Tensor] | None = None,
+) -> dict[int, tuple[Tensor, Tensor]]:
+    """Run the backward pass. Return ``{id(tensor): (tensor, gradient)}`` for the leaves (or,
+    with ``wanted``, for the wanted tensors, leaves or not)."""
+    if not output.requires_grad:
+        raise RuntimeError(
+            "this tensor does not require grad, so it has no graph to differentiate: create "
+            "the inputs with Tensor(..., requires_grad=True), outside no_grad()."
+        )
+    found: dict[int, tuple[Tensor, Tensor]] = {}
+    if output.creator is None:  # a leaf: d(output)/d(output) = 1
+        found[id(output)] = (output, seed)
+        return found
+    order = topological_order(output)
+    # The gradient of each node's output, summed over the paths that reached it so far.
+    pending: dict[int, Tensor] = {id(output.creator): seed}
+    wanted_outputs = {id(x.creator): x for x in (wanted or {}).values() if x.creator is not None}
+    if wanted is not None and id(output) in wanted:
+        found[id(output)] = (output, seed)
+    with grad_mode(create_graph):
+        for node in reversed(order):
+            gy = pending.pop(id(node), None)
+            inputs = node.saved_inputs()
+            if gy is not None:
+                if id(node) in wanted_outputs:
+                    x = wanted_outputs[id(node)]
+                    found[id(x)] = (x, gy)
+                _retain(node, gy)
+                for x, gx in zip(inputs, node.backward(gy)):
+                    if gx is None or not x.requires_grad:
+                        continue
+                    if x.creator is not None:
+                        key = id(x.creator)
+                        pending[key] = pending[key] + gx if key in pending else gx
+                    elif wanted is None or id(x) in wanted:
+                        found[id(x)] = (x, found[id(x)][1] + gx) if id(x) in found else (x, gx)
+            if not retain_graph:
+                node.release()
+    return found
+
+
+def _retain(node: Function, gy: Tensor) -> None:
+    """Store ``gy`` in ``.grad`` of the node's output if that tensor asked (`retain_grad`)."""
+    tensor = node.retained() if node.retained is not None else None
+    if tensor is not None:
+        tensor.grad = np.array(gy.data)
+
+
+def _seed(output: Tensor, grad: Operand | None) -> Tensor:
+    """d(loss)/d(output) as a tensor: ones for a one-element output, else ``grad`` checked."""
+    if not isinstance(output, Tensor):
+        raise TypeError(f"backward needs a Tensor, got {type(output).__name__}")
+    if grad is None:
+        if output.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for a one-element output, but this one "
+                f"has shape {output.shape}: reduce it first (output.sum()), or pass the "
+                "gradient of the loss with respect to it, backward(grad=...)."
+            )
+        return Tensor._made_by(np.ones_like(output.data), None)
+    seed = grad if isinstance(grad, Tensor) else Tensor._made_by(as_array(grad), None)
+    if seed.shape != output.shape:
+        raise ValueError(
+            f"the gradient given has shape {seed.shape} but the output has shape "
+            f"{output.shape}: they must be equal."
+        )
+    return seed
+
+
+def _set_grad(leaf: Tensor, g: Array) -> None:
+    """``leaf.grad = g``: into the existing array if it fits (in place), else a new array."""
+    if leaf.grad is not None and leaf.grad.shape == g.shape and leaf.grad.flags.writeable:
+        np.copyto(leaf.grad, g)
+    else:
+        leaf.grad = np.array(g, dtype=leaf.dtype)

@@ -1,0 +1,222 @@
+"""Functions on tensors, as ``torch.nn.functional``: every operation of `ops`, and the pieces
+of networks built from them (``linear``, ``softmax``, ``cross_entropy``, ``dropout``,
+``batch_norm``, ...). Import as ``from deeplearning.autograd import functional as F``.
+
+Most are compositions of operations, so their backward passes come for free; `log_softmax`
+and `nll_loss` are operations of their own, using the stable kernels the layers use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .. import functional as kernels
+from .._types import Array
+from ..losses import check_targets
+from .ops import (
+    LogSoftmax,
+    NLLLoss,
+    Softmax,
+    _operand,
+    abs,
+    add,
+    broadcast_to,
+    clip,
+    concatenate,
+    div,
+    exp,
+    flatten,
+    getitem,
+    leaky_relu,
+    log,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    sqrt,
+    squeeze,
+    stack,
+    sub,
+    sum,
+    sum_to,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
+from .tensor import Operand, Tensor
+
+__all__ = [
+    "abs",
+    "add",
+    "batch_norm",
+    "broadcast_to",
+    "clip",
+    "concatenate",
+    "cross_entropy",
+    "div",
+    "dropout",
+    "exp",
+    "flatten",
+    "getitem",
+    "leaky_relu",
+    "linear",
+    "log",
+    "log_softmax",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mse_loss",
+    "mul",
+    "neg",
+    "nll_loss",
+    "pow",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "sub",
+    "sum",
+    "sum_to",
+    "tanh",
+    "transpose",
+    "unsqueeze",
+    "var",
+    "where",
+]
+
+
+def linear(x: Operand, weight: Operand, bias: Operand | None = None) -> Tensor:
+    """``y = x @ weight + bias``: x (N, in), weight (in, out), bias (out,) -> y (N, out).
+
+    Two operations, a matrix product and a broadcast addition; the engine derives
+    ``dL/dweight = xᵀ dL/dy`` and ``dL/dbias = sum over the batch of dL/dy`` from them.
+    """
+    y = matmul(x, weight)
+    return y if bias is None else y + bias
+
+
+def softmax(x: Operand, axis: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed stably."""
+    return Softmax(axis)(_operand(x))
+
+
+def log_softmax(x: Operand, axis: int = -1) -> Tensor:
+    """``log(softmax(x))`` along ``axis``, computed stably (log-sum-exp)."""
+    return LogSoftmax(axis)(_operand(x))
+
+
+def nll_loss(log_probs: Operand, target: ArrayLike) -> Tensor:
+    """Mean negative log-likelihood of ``log_probs`` (N, C): class labels (N,) or class
+    probabilities (N, C) as target."""
+    log_probs = _operand(log_probs)
+    return NLLLoss(check_targets("nll_loss", log_probs.data, target))(log_probs)
+
+
+def cross_entropy(logits: Operand, target: ArrayLike) -> Tensor:
+    """Softmax cross-entropy averaged over the batch: ``nll_loss(log_softmax(logits), target)``.
+
+    ``logits`` (N, C); ``target`` integer labels (N,) in [0, C) or probabilities (N, C). Its
+    gradient is ``(softmax(logits) - onehot(target)) / N``, as the layer `CrossEntropyLoss`.
+    """
+    logits = _operand(logits)
+    targets = check_targets("cross_entropy", logits.data, target)
+    return NLLLoss(targets)(log_softmax(logits, axis=1))
+
+
+def mse_loss(prediction: Operand, target: Operand) -> Tensor:
+    """Mean squared error over all elements: ``mean((prediction - target) ** 2)``."""
+    prediction = _operand(prediction)
+    target = _operand(target, prediction)
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"mse_loss expected prediction and target of the same shape but got "
+            f"{prediction.shape} and {target.shape}. Reshape the target to match."
+        )
+    diff = prediction - target
+    return mean(diff * diff)
+
+
+def dropout(
+    x: Operand, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None
+) -> Tensor:
+    """Inverted dropout: in training, ``x * mask`` with ``mask = [u >= p] / (1 - p)``, ``u ~
+    U[0, 1)`` drawn from ``rng`` (the same kernel as the layer `Dropout`); the identity
+    otherwise."""
+    x = _operand(x)
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    generator = rng if rng is not None else np.random.default_rng()
+    return x * kernels.dropout_mask(x.shape, p, generator, x.dtype)
+
+
+def batch_norm(
+    x: Operand,
+    running_mean: Array | None,
+    running_var: Array | None,
+    weight: Operand | None = None,
+    bias: Operand | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation of x (N, C) or (N, C, H, W), per channel C (as PyTorch's).
+
+    In training, with the batch's mean and biased variance over every axis but C::
+
+        x_hat = (x - mean) / sqrt(var + eps)        y = weight * x_hat + bias
+
+    and the running statistics (if given) are updated in place (``momentum`` weighs the new
+    value; the running variance is the unbiased one). In evaluation the running statistics
+    replace the batch's. Composed of operations, so the engine derives the backward pass.
+    """
+    x = _operand(x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm expected input of shape (N, C, ...) but got {x.shape}")
+    channels = x.shape[1]
+    axes = (0, *range(2, x.ndim))
+    shape = (1, channels) + (1,) * (x.ndim - 2)
+    if training:
+        n = x.size // channels
+        if n < 2:
+            raise ValueError(
+                "batch_norm needs more than one value per channel in training mode to "
+                "estimate a variance; use a larger batch, or evaluation mode to predict."
+            )
+        mean_ = mean(x, axes, keepdims=True)
+        centred = x - mean_
+        var_ = mean(centred * centred, axes, keepdims=True)
+        if running_mean is not None and running_var is not None:
+            kernels.update_running_stats(
+                running_mean, running_var, mean_.data.reshape(channels),
+                var_.data.reshape(channels), n, momentum,
+            )  # fmt: skip
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm in evaluation mode needs running_mean and running_var")
+        centred = x - running_mean.reshape(shape)
+        var_ = _operand(running_var.reshape(shape), x)
+    y = centred / sqrt(var_ + eps)
+    if weight is not None:
+        y = y * reshape(_operand(weight, x), shape)
+    if bias is not None:
+        y = y + reshape(_operand(bias, x), shape)
+    return y

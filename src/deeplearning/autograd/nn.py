@@ -1,0 +1,246 @@
+"""Modules on the engine, as ``torch.nn``: their ``forward`` composes engine operations, and
+``loss.backward()`` sets every parameter's gradient.
+
+`Module`, `Parameter` and `Sequential` are the library's core classes, shared with the layer
+path. Parameter names and shapes are those of the layer path (``Linear`` has ``W`` of shape
+(in_features, out_features) and ``b``), so one ``state_dict`` loads into either::
+
+    from deeplearning.autograd import nn
+    net = nn.MLP([784, 256, 10], batchnorm=True, rng=0)    # the same arguments as the layer MLP
+    loss = nn.CrossEntropyLoss()(net(Tensor(x)), y)
+    loss.backward()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from .._types import RNG, Array
+from ..mnist_mlp import mlp_layers
+from ..module import Module, Parameter, Sequential
+from ..neural_net import he_normal
+from . import functional as F
+from .tensor import Operand, Tensor
+
+__all__ = [
+    "MLP",
+    "BatchNorm1d",
+    "CrossEntropyLoss",
+    "Dropout",
+    "LeakyReLU",
+    "Linear",
+    "MSELoss",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "TwoLayerMLP",
+]
+
+
+class Linear(Module):
+    """``y = x @ W + b`` (`functional.linear`): x (N, in_features) -> y (N, out_features).
+
+    ``W`` (in_features, out_features) is drawn as the layer `deeplearning.Linear`'s (He normal,
+    from ``rng``); ``b`` starts at 0 (``bias=False``: no bias).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        rng: RNG = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.W = Parameter(he_normal(in_features, out_features, rng, dtype))
+        self.b = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"Linear({self.in_features} -> {self.out_features}) expected input of shape "
+                f"(N, {self.in_features}) but got {x.shape}. Flatten each sample to "
+                f"{self.in_features} features, e.g. x.reshape(len(x), -1)."
+            )
+        return F.linear(x, self.W, self.b)
+
+    def extra_repr(self) -> str:
+        bias = "" if self.b is not None else ", bias=False"
+        return f"in_features={self.in_features}, out_features={self.out_features}{bias}"
+
+
+class _Activation(Module):
+    """A module applying one function of `functional` elementwise."""
+
+    function: Callable[[Operand], Tensor]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x)
+
+
+class ReLU(_Activation):
+    """``max(x, 0)``."""
+
+    function = staticmethod(F.relu)
+
+
+class Sigmoid(_Activation):
+    """``1 / (1 + exp(-x))``."""
+
+    function = staticmethod(F.sigmoid)
+
+
+class Tanh(_Activation):
+    """``tanh(x)``."""
+
+    function = staticmethod(F.tanh)
+
+
+class LeakyReLU(Module):
+    """``x`` for x > 0, ``negative_slope * x`` otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Dropout(Module):
+    """Inverted dropout with probability ``p`` in training mode; the identity in evaluation.
+
+    ``rng`` drives the masks (the same kernel and draws as the layer `Dropout`).
+    """
+
+    def __init__(self, p: float = 0.5, rng: RNG = None) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = p
+        self.rng = np.random.default_rng(rng)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training, self.rng)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation of (N, C) inputs (`functional.batch_norm`), with the layer
+    `BatchNorm1d`'s parameters (``weight``, ``bias``) and buffers (``running_mean``,
+    ``running_var``)."""
+
+    running_mean: Array
+    running_var: Array
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features, dtype=dtype))
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm1d({self.num_features}) expected input of shape "
+                f"(N, {self.num_features}) but got {x.shape}."
+            )
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias,
+            training=self.training, momentum=self.momentum, eps=self.eps,
+        )  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+BLOCKS: dict[str, Callable[..., Any]] = {
+    "linear": Linear, "batchnorm": BatchNorm1d, "dropout": Dropout,
+    "relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
+}  # fmt: skip
+"""The engine's building blocks for `mlp_layers`."""
+
+
+class MLP(Sequential):
+    """A perceptron of any depth, with the arguments of the layer `deeplearning.MLP` (and the
+    same layers, names and initial weights for the same ``rng``)."""
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        batchnorm: bool = False,
+        dropout: float = 0.0,
+        *,
+        rng: RNG = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__(*mlp_layers(sizes, activation, batchnorm, dropout, rng, dtype, BLOCKS))
+        self.config = {
+            "sizes": list(sizes),
+            "activation": activation,
+            "batchnorm": batchnorm,
+            "dropout": dropout,
+        }
+
+
+class TwoLayerMLP(Module):
+    """``relu(x @ W1 + b1) @ W2 + b2``, the layer `deeplearning.TwoLayerMLP` on the engine:
+    the same parameters (``fc1.W``, ``fc1.b``, ``fc2.W``, ``fc2.b``) and initial weights."""
+
+    def __init__(
+        self,
+        in_features: int = 784,
+        hidden: int = 128,
+        num_classes: int = 10,
+        *,
+        rng: RNG = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.config = {"in_features": in_features, "hidden": hidden, "num_classes": num_classes}
+        generator = np.random.default_rng(rng)
+        self.fc1 = Linear(in_features, hidden, rng=generator, dtype=dtype)
+        self.relu = ReLU()
+        self.fc2 = Linear(hidden, num_classes, rng=generator, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        logits: Tensor = self.fc2(self.relu(self.fc1(x)))
+        return logits
+
+
+class CrossEntropyLoss(Module):
+    """``F.cross_entropy(logits, target)``: softmax cross-entropy, averaged over the batch."""
+
+    def forward(self, logits: Tensor, target: ArrayLike) -> Tensor:
+        return F.cross_entropy(logits, target)
+
+
+class MSELoss(Module):
+    """``F.mse_loss(prediction, target)``: the mean squared error."""
+
+    def forward(self, prediction: Tensor, target: Operand) -> Tensor:
+        return F.mse_loss(prediction, target)

@@ -1,0 +1,774 @@
+"""The engine's operations: each a `Function` with ``forward`` on arrays and ``backward`` written
+with these same operations, so that a recorded backward pass can be differentiated again.
+
+Every binary operation broadcasts as NumPy does; its backward sums each gradient back to its
+input's shape (`sum_to`). The functions at the end of the module (``add``, ``matmul``, ``sum``,
+...) are the public face: they accept tensors, arrays or numbers and build the nodes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Union
+
+import numpy as np
+
+from .. import functional as kernels
+from .._types import Array
+from .tensor import Function, Operand, Tensor, as_array
+
+Axis = Union[int, tuple[int, ...], None]
+"""An axis, a tuple of axes, or None for all of them (as NumPy's reductions take)."""
+Index = Any
+"""What ``x[...]`` takes: integers, slices, None, Ellipsis, integer or boolean arrays."""
+
+
+def _operand(value: Operand, like: Tensor | None = None) -> Tensor:
+    """``value`` as a tensor; a constant (array or number) takes ``like``'s dtype unless it is a
+    floating array, which keeps its own (as NumPy's promotion does)."""
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+        return Tensor._made_by(np.asarray(value, dtype=like.dtype), None)
+    return Tensor._made_by(as_array(value), None)
+
+
+def _pair(a: Operand, b: Operand) -> tuple[Tensor, Tensor]:
+    if isinstance(a, Tensor):
+        return a, _operand(b, a)
+    b = _operand(b)
+    return _operand(a, b), b
+
+
+def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` as a tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for a tensor of {ndim} dimensions")
+    return tuple(int(a) % ndim for a in axes)
+
+
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with the reduced ``axes`` kept as 1 (what ``keepdims=True`` gives)."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+# -- shapes and broadcasting ---------------------------------------------------------------------
+class Reshape(Function):
+    """``y = x.reshape(shape)``; ``gx = gy.reshape(x.shape)``."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: Array) -> Array:
+        self.in_shape = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (reshape(gy, self.in_shape),)
+
+
+class Transpose(Function):
+    """``y = x.transpose(axes)``; ``gx = gy.transpose(inverse of axes)``."""
+
+    def __init__(self, axes: tuple[int, ...] | None) -> None:
+        self.axes = axes
+
+    def forward(self, x: Array) -> Array:
+        return np.transpose(x, self.axes)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        if self.axes is None:
+            return (transpose(gy),)
+        return (transpose(gy, tuple(int(i) for i in np.argsort(self.axes))),)
+
+
+class BroadcastTo(Function):
+    """``y = broadcast_to(x, shape)``: copies along new or size-1 axes; ``gx = sum_to(gy)``."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: Array) -> Array:
+        return np.broadcast_to(x, self.shape)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (sum_to(gy, self.saved_inputs()[0].shape),)
+
+
+class SumTo(Function):
+    """Sum ``x`` down to ``shape``: over its extra leading axes and the axes where ``shape``
+    has 1. The adjoint of broadcasting: ``gx = broadcast_to(gy, x.shape)``."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: Array) -> Array:
+        lead = x.ndim - len(self.shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(self.shape) if n == 1 and x.shape[lead + i] != 1
+        )
+        summed: Array = x.sum(axis=axes, keepdims=True)
+        return summed.reshape(self.shape)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (broadcast_to(gy, self.saved_inputs()[0].shape),)
+
+
+def _is_basic(key: Index) -> bool:
+    """Whether an index selects each element at most once (ints, slices, None, ...)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(
+        part is None or part is Ellipsis or isinstance(part, (int, np.integer, slice))
+        for part in parts
+    )
+
+
+class GetItem(Function):
+    """``y = x[key]``; ``gx`` is zeros with ``gy`` added at ``key`` (`IndexAdd`)."""
+
+    def __init__(self, key: Index) -> None:
+        self.key = key
+
+    def forward(self, x: Array) -> Array:
+        return x[self.key]
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (IndexAdd(self.key, self.saved_inputs()[0].shape)(gy),)
+
+    def label(self) -> str:
+        return "GetItem"
+
+
+class IndexAdd(Function):
+    """``y = zeros(shape)``, then ``y[key] += g`` for each element of ``g``: an index repeated
+    in ``key`` receives the sum of its gradients (``np.add.at``). Its own gradient is
+    ``gg[key]``."""
+
+    def __init__(self, key: Index, shape: tuple[int, ...]) -> None:
+        self.key, self.shape = key, shape
+
+    def forward(self, g: Array) -> Array:
+        out = np.zeros(self.shape, dtype=g.dtype)
+        if _is_basic(self.key):
+            out[self.key] = g
+        else:
+            np.add.at(out, self.key, g)
+        return out
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (getitem(gy, self.key),)
+
+
+class Concatenate(Function):
+    """``y = concatenate(xs, axis)``; each input's gradient is its slice of ``gy``."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, *xs: Array) -> Array:
+        self.bounds = np.cumsum([0] + [x.shape[self.axis] for x in xs])
+        return np.concatenate(xs, axis=self.axis)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        before = (slice(None),) * self.axis
+        return tuple(
+            getitem(gy, (*before, slice(int(start), int(stop)))) if x.requires_grad else None
+            for x, start, stop in zip(self.saved_inputs(), self.bounds[:-1], self.bounds[1:])
+        )
+
+
+# -- elementwise, binary -------------------------------------------------------------------------
+class _Binary(Function):
+    """An elementwise ``y = f(a, b)`` with broadcasting. Subclasses give the local gradients
+    ``gy * df/da`` and ``gy * df/db`` at the broadcast shape; the backward sums each back to
+    its input's shape and skips the inputs that need none."""
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.saved_inputs()
+        ga = sum_to(self.grad_a(gy, a, b), a.shape) if a.requires_grad else None
+        gb = sum_to(self.grad_b(gy, a, b), b.shape) if b.requires_grad else None
+        return ga, gb
+
+    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class Add(_Binary):
+    """``y = a + b``: ``ga = gy``, ``gb = gy``."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return a + b
+
+    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy
+
+    grad_b = grad_a
+
+
+class Sub(_Binary):
+    """``y = a - b``: ``ga = gy``, ``gb = -gy``."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return a - b
+
+    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy
+
+    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return -gy
+
+
+class Mul(_Binary):
+    """``y = a * b``: ``ga = gy * b``, ``gb = gy * a``."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return a * b
+
+    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy * b
+
+    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy * a
+
+
+class Div(_Binary):
+    """``y = a / b``: ``ga = gy / b``, ``gb = -gy * a / b**2``."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return a / b
+
+    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy / b
+
+    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return -gy * a / (b * b)
+
+
+class Pow(_Binary):
+    """``y = a ** b``: ``ga = gy * b * a**(b - 1)``, ``gb = gy * y * log(a)`` (needs a > 0)."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return self.save_output(np.power(a, b))
+
+    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy * b * a ** (b - 1)
+
+    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy * self.output() * log(a)
+
+
+class Maximum(_Binary):
+    """``y = maximum(a, b)``: the gradient goes to the larger input; ties split it in halves
+    (as PyTorch does)."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        self.share_a = (a > b) + 0.5 * (a == b)
+        return np.maximum(a, b)
+
+    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy * self.share_a  # type: ignore[no-any-return]
+
+    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy * (1 - self.share_a)  # type: ignore[no-any-return]
+
+
+class Minimum(Maximum):
+    """``y = minimum(a, b)``: the gradient goes to the smaller input; ties split it."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        self.share_a = (a < b) + 0.5 * (a == b)
+        return np.minimum(a, b)
+
+
+class Where(_Binary):
+    """``y = where(condition, a, b)``: ``ga = gy`` where the condition holds, ``gb`` elsewhere."""
+
+    def __init__(self, condition: Array) -> None:
+        self.condition = condition
+
+    def forward(self, a: Array, b: Array) -> Array:
+        return np.where(self.condition, a, b)
+
+    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy * self.condition
+
+    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return gy * ~self.condition
+
+
+class MatMul(Function):
+    """``y = a @ b`` for a, b of 2 or more dimensions (batches broadcast):
+    ``ga = gy @ bᵀ``, ``gb = aᵀ @ gy`` (ᵀ swaps the last two axes), summed over broadcast
+    batch axes."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        y: Array = np.matmul(a, b)
+        return y
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        a, b = self.saved_inputs()
+        ga = sum_to(gy @ _swap_last(b), a.shape) if a.requires_grad else None
+        gb = sum_to(_swap_last(a) @ gy, b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+def _swap_last(x: Tensor) -> Tensor:
+    axes = (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2)
+    return transpose(x, axes)
+
+
+# -- elementwise, unary --------------------------------------------------------------------------
+class Neg(Function):
+    """``y = -x``; ``gx = -gy``."""
+
+    def forward(self, x: Array) -> Array:
+        return -x
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (-gy,)
+
+
+class Exp(Function):
+    """``y = exp(x)``; ``gx = gy * y``."""
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(np.exp(x))
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (gy * self.output(),)
+
+
+class Log(Function):
+    """``y = log(x)``; ``gx = gy / x``."""
+
+    def forward(self, x: Array) -> Array:
+        return np.log(x)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (gy / self.saved_inputs()[0],)
+
+
+class Sqrt(Function):
+    """``y = sqrt(x)``; ``gx = gy / (2 y)``."""
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(np.sqrt(x))
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (gy / (self.output() * 2),)
+
+
+class Abs(Function):
+    """``y = |x|``; ``gx = gy * sign(x)`` (0 at x = 0, as PyTorch)."""
+
+    def forward(self, x: Array) -> Array:
+        return np.abs(x)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (gy * np.sign(self.saved_inputs()[0].data),)
+
+
+class Tanh(Function):
+    """``y = tanh(x)``; ``gx = gy * (1 - y**2)``."""
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(np.tanh(x))
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        y = self.output()
+        return (gy * (1 - y * y),)
+
+
+class Sigmoid(Function):
+    """``y = 1 / (1 + exp(-x))`` (the stable kernel shared with the layer); ``gx = gy y (1-y)``."""
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(kernels.sigmoid(x))
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        y = self.output()
+        return (gy * y * (1 - y),)
+
+
+class ReLU(Function):
+    """``y = max(x, 0)``; ``gx = gy * [x > 0]``."""
+
+    def forward(self, x: Array) -> Array:
+        return np.maximum(x, 0)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (gy * (self.saved_inputs()[0].data > 0),)
+
+
+class LeakyReLU(Function):
+    """``y = x`` for x > 0, ``slope * x`` otherwise; ``gx = gy * (1 or slope)``."""
+
+    def __init__(self, negative_slope: float) -> None:
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Array) -> Array:
+        self.slope = kernels.leaky_relu_slope(x, self.negative_slope)
+        return x * self.slope
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (gy * self.slope,)
+
+
+class Clip(Function):
+    """``y = clip(x, low, high)``; ``gx = gy`` where low <= x <= high, else 0 (as PyTorch's
+    clamp)."""
+
+    def __init__(self, low: float | None, high: float | None) -> None:
+        self.low, self.high = low, high
+
+    def forward(self, x: Array) -> Array:
+        return np.clip(x, self.low, self.high)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        x = self.saved_inputs()[0].data
+        inside = np.ones(x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        return (gy * inside,)
+
+
+# -- reductions ----------------------------------------------------------------------------------
+class Sum(Function):
+    """``y = x.sum(axis, keepdims)``; ``gx = gy`` copied back along the summed axes."""
+
+    def __init__(self, axis: Axis, keepdims: bool) -> None:
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x: Array) -> Array:
+        self.axes = _axes(self.axis, x.ndim)
+        y: Array = x.sum(axis=self.axes, keepdims=self.keepdims)
+        return y
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        shape = self.saved_inputs()[0].shape
+        return (broadcast_to(reshape(gy, _kept_shape(shape, self.axes)), shape),)
+
+
+class Max(Function):
+    """``y = x.max(axis, keepdims)`` (or min); the gradient goes to the maximal elements,
+    shared equally among ties (as ``torch.amax``)."""
+
+    def __init__(self, axis: Axis, keepdims: bool, smallest: bool = False) -> None:
+        self.axis, self.keepdims, self.smallest = axis, keepdims, smallest
+
+    def forward(self, x: Array) -> Array:
+        if x.size == 0:
+            raise ValueError(f"max/min of an empty tensor (shape {x.shape}) is undefined")
+        self.axes = _axes(self.axis, x.ndim)
+        reduce = np.min if self.smallest else np.max
+        y: Array = reduce(x, axis=self.axes, keepdims=True)
+        winners = x == y
+        self.share = winners / winners.sum(axis=self.axes, keepdims=True)
+        if self.keepdims:
+            return y
+        return y.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        shape = self.saved_inputs()[0].shape
+        return (broadcast_to(reshape(gy, _kept_shape(shape, self.axes)), shape) * self.share,)
+
+    def label(self) -> str:
+        return "Min" if self.smallest else "Max"
+
+
+# -- softmax and the log-likelihood --------------------------------------------------------------
+class Softmax(Function):
+    """``y = softmax(x)`` along ``axis``; ``gx = y * (gy - sum(gy * y, axis))``."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(kernels.softmax(x, axis=self.axis))
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        y = self.output()
+        return (y * (gy - sum(gy * y, self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """``y = log_softmax(x)`` along ``axis``; ``gx = gy - exp(y) * sum(gy, axis)``."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(kernels.log_softmax(x, axis=self.axis))
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        return (gy - exp(self.output()) * sum(gy, self.axis, keepdims=True),)
+
+
+class NLLLoss(Function):
+    """The mean negative log-likelihood of log-probabilities ``logp`` (N, C).
+
+    With class labels ``t`` (N,): ``L = -(1/N) sum_n logp[n, t_n]``, so ``g = -gy/N`` at each
+    ``(n, t_n)`` and 0 elsewhere. With class probabilities ``t`` (N, C):
+    ``L = -(1/N) sum t * logp`` and ``g = -gy * t / N``. The targets are constants.
+    """
+
+    def __init__(self, targets: Array) -> None:
+        self.targets = targets
+
+    def forward(self, logp: Array) -> Array:
+        return kernels.nll_loss(logp, self.targets)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        logp = self.saved_inputs()[0]
+        n = logp.shape[0]
+        if self.targets.ndim == 1:
+            weights = np.zeros(logp.shape, dtype=logp.dtype)
+            weights[np.arange(n), self.targets] = -1 / n
+        else:
+            weights = self.targets * (-1 / n)
+        return (gy * weights,)
+
+
+# -- the functions -------------------------------------------------------------------------------
+def add(a: Operand, b: Operand) -> Tensor:
+    """``a + b``, broadcasting."""
+    return Add()(*_pair(a, b))
+
+
+def sub(a: Operand, b: Operand) -> Tensor:
+    """``a - b``, broadcasting."""
+    return Sub()(*_pair(a, b))
+
+
+def mul(a: Operand, b: Operand) -> Tensor:
+    """``a * b``, broadcasting."""
+    return Mul()(*_pair(a, b))
+
+
+def div(a: Operand, b: Operand) -> Tensor:
+    """``a / b``, broadcasting."""
+    return Div()(*_pair(a, b))
+
+
+def pow(a: Operand, b: Operand) -> Tensor:
+    """``a ** b``, broadcasting."""
+    return Pow()(*_pair(a, b))
+
+
+def neg(x: Operand) -> Tensor:
+    """``-x``."""
+    return Neg()(_operand(x))
+
+
+def maximum(a: Operand, b: Operand) -> Tensor:
+    """Elementwise maximum, broadcasting."""
+    return Maximum()(*_pair(a, b))
+
+
+def minimum(a: Operand, b: Operand) -> Tensor:
+    """Elementwise minimum, broadcasting."""
+    return Minimum()(*_pair(a, b))
+
+
+def where(condition: Any, a: Operand, b: Operand) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (a boolean array; all three broadcast)."""
+    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    if condition.dtype != bool:
+        raise TypeError(f"where() needs a boolean condition, got dtype {condition.dtype}")
+    return Where(condition)(*_pair(a, b))
+
+
+def matmul(a: Operand, b: Operand) -> Tensor:
+    """Matrix product with ``np.matmul``'s rules: 2-D, batched (leading axes broadcast), and
+    1-D operands (a vector on the left is a row, on the right a column, then dropped)."""
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul needs operands of at least one dimension; use * for scalars")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} do not fit: the last axis of the first "
+            f"({a.shape[-1]}) must equal the {'second-to-' if b.ndim > 1 else ''}last axis of "
+            "the second."
+        )
+    row, column = a.ndim == 1, b.ndim == 1
+    y = MatMul()(reshape(a, (1, -1)) if row else a, reshape(b, (-1, 1)) if column else b)
+    if not (row or column):
+        return y
+    shape = list(y.shape)
+    if column:
+        del shape[-1]
+    if row:
+        del shape[-1 if column else -2]
+    return reshape(y, tuple(shape))
+
+
+def exp(x: Operand) -> Tensor:
+    """``e ** x``."""
+    return Exp()(_operand(x))
+
+
+def log(x: Operand) -> Tensor:
+    """Natural logarithm."""
+    return Log()(_operand(x))
+
+
+def sqrt(x: Operand) -> Tensor:
+    """Square root."""
+    return Sqrt()(_operand(x))
+
+
+def abs(x: Operand) -> Tensor:
+    """``|x|``."""
+    return Abs()(_operand(x))
+
+
+def tanh(x: Operand) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh()(_operand(x))
+
+
+def sigmoid(x: Operand) -> Tensor:
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, stable for inputs of any size."""
+    return Sigmoid()(_operand(x))
+
+
+def relu(x: Operand) -> Tensor:
+    """``max(x, 0)``."""
+    return ReLU()(_operand(x))
+
+
+def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Tensor:
+    """``x`` for x > 0, ``negative_slope * x`` otherwise."""
+    return LeakyReLU(negative_slope)(_operand(x))
+
+
+def clip(x: Operand, min: float | None = None, max: float | None = None) -> Tensor:
+    """``x`` limited to [min, max] (either may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip needs min or max (or both)")
+    return Clip(min, max)(_operand(x))
+
+
+def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (an int, a tuple, or None for all)."""
+    return Sum(axis, keepdims)(_operand(x))
+
+
+def mean(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis``: the sum divided by the number of summed elements."""
+    x = _operand(x)
+    count = math.prod(x.shape[a] for a in _axes(axis, x.ndim))
+    return sum(x, axis, keepdims) / count
+
+
+def var(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Population variance over ``axis`` (NumPy's default, ``ddof=0``):
+    ``mean((x - mean(x))**2)``."""
+    x = _operand(x)
+    centred = x - mean(x, axis, keepdims=True)
+    return mean(centred * centred, axis, keepdims)
+
+
+def max(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Maximum over ``axis``; ties share the gradient equally."""
+    return Max(axis, keepdims)(_operand(x))
+
+
+def min(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Minimum over ``axis``; ties share the gradient equally."""
+    return Max(axis, keepdims, smallest=True)(_operand(x))
+
+
+def reshape(x: Operand, *shape: int | tuple[int, ...]) -> Tensor:
+    """``x`` with a new shape of the same size (one entry may be -1)."""
+    x = _operand(x)
+    target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple) else shape
+    if target == x.shape:
+        return x
+    return Reshape(target)(x)  # type: ignore[arg-type]
+
+
+def transpose(x: Operand, axes: Sequence[int] | None = None) -> Tensor:
+    """The axes permuted (reversed when ``axes`` is None), as ``np.transpose``."""
+    x = _operand(x)
+    return Transpose(None if axes is None else tuple(axes))(x)
+
+
+def flatten(x: Operand, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Axes ``start_dim`` to ``end_dim`` merged into one (as ``torch.flatten``)."""
+    x = _operand(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = _axes((start_dim, end_dim), x.ndim)
+    shape = (*x.shape[:start], math.prod(x.shape[start : end + 1]), *x.shape[end + 1 :])
+    return reshape(x, shape)
+
+
+def squeeze(x: Operand, axis: Axis = None) -> Tensor:
+    """``x`` without axes of size 1 (those in ``axis``, or all)."""
+    x = _operand(x)
+    axes = _axes(axis, x.ndim)
+    if axis is not None and any(x.shape[a] != 1 for a in axes):
+        raise ValueError(f"cannot squeeze axis {axis} of shape {x.shape}: its size is not 1")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
+
+
+def unsqueeze(x: Operand, axis: int) -> Tensor:
+    """``x`` with a new axis of size 1 at position ``axis`` (as ``np.expand_dims``)."""
+    x = _operand(x)
+    return reshape(x, np.expand_dims(x.data, axis).shape)
+
+
+def broadcast_to(x: Operand, shape: tuple[int, ...]) -> Tensor:
+    """``x`` repeated along new or size-1 axes to ``shape``."""
+    x = _operand(x)
+    shape = tuple(shape)
+    return x if x.shape == shape else BroadcastTo(shape)(x)
+
+
+def sum_to(x: Operand, shape: tuple[int, ...]) -> Tensor:
+    """``x`` summed down to ``shape`` (which ``x`` broadcasts from): undoes `broadcast_to`."""
+    x = _operand(x)
+    return x if x.shape == shape else SumTo(shape)(x)
+
+
+def _index_part(part: Any) -> Any:
+    """One part of an index: a Tensor or a list becomes an array."""
+    if isinstance(part, Tensor):
+        return part.data
+    return np.asarray(part) if isinstance(part, list) else part
+
+
+def getitem(x: Operand, key: Index) -> Tensor:
+    """``x[key]``: basic and integer-array (or boolean) indexing, as NumPy."""
+    x = _operand(x)
+    parts = key if isinstance(key, tuple) else (key,)
+    parts = tuple(_index_part(part) for part in parts)
+    return GetItem(parts if isinstance(key, tuple) else parts[0])(x)
+
+
+def concatenate(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    xs = [_operand(t) for t in tensors]
+    if not xs:
+        raise ValueError("concatenate needs at least one tensor")
+    return Concatenate(_axes(axis, xs[0].ndim)[0])(*xs)
+
+
+def stack(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    xs = [_operand(t) for t in tensors]
+    if not xs:
+        raise ValueError("stack needs at least one tensor")
+    axis = _axes(axis, xs[0].ndim + 1)[0]
+    return concatenate([unsqueeze(x, axis) for x in xs], axis)
