@@ -134,11 +134,13 @@ def test_bench_reports_both_workloads(capsys: pytest.CaptureFixture[str]) -> Non
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("NumPy ") and lines[0].endswith("median seconds per epoch:")
     assert lines[1].lstrip().startswith("train_step  deeplearning")
-    assert lines[2].lstrip().startswith("recipe      deeplearning")
-    assert lines[3].lstrip().startswith("(a bare NumPy loop doing train_step's arithmetic:")
+    assert lines[2].lstrip().startswith("autograd    deeplearning")
+    assert lines[3].lstrip().startswith("recipe      deeplearning")
+    assert lines[4].lstrip().startswith("(a bare NumPy loop doing train_step's arithmetic:")
+    assert lines[5].lstrip().startswith("(the autograd engine's epoch / the layers' train_step:")
     assert lines[-1].lstrip().startswith("bare NumPy runs: ")
     if "PyTorch" in lines[0]:
-        assert "ratio" in lines[1] and "ratio" in lines[2] and "; PyTorch " in lines[4]
+        assert "ratio" in lines[1] and "ratio" in lines[2] and "; PyTorch " in lines[6]
 
 
 def test_bench_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,7 +148,7 @@ def test_bench_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setitem(sys.modules, "torch", None)
     result = run_benchmark(repeats=1, samples=640)
-    assert result.torch == {} and set(result.numpy) == {"train_step", "recipe"}
+    assert result.torch == {} and set(result.numpy) == {"train_step", "autograd", "recipe"}
     assert len(result.bare) == 1
     assert "PyTorch is not installed" in result.report()
 

@@ -1,10 +1,12 @@
 """Benchmark: training epochs of TwoLayerMLP here and in PyTorch (CPU), on the same machine.
 
-Two workloads, each written the same way in both libraries:
+Three workloads, each written the same way in both libraries:
 
 - ``train_step``: `TwoLayerMLP.train_step` over shuffled batches of 64 (plain SGD, lr 0.1),
   also timed as a bare NumPy loop (the same arithmetic, no classes), which shows what this
   library's abstractions cost;
+- ``autograd``: the same network and step on the autograd engine (``loss.backward()`` then
+  `SGD`), against the same PyTorch loop as ``train_step``: the engine's cost over the layers;
 - ``recipe``: the command line's default recipe through `train_epoch` (SGD with momentum 0.9,
   a cosine schedule stepped every batch, running loss and accuracy).
 
@@ -26,6 +28,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ._types import Array
+from .autograd import Tensor, nn
+from .autograd import functional as F
 from .datasets import minibatches
 from .losses import CrossEntropyLoss
 from .mnist_mlp import TwoLayerMLP
@@ -68,6 +72,12 @@ class BenchResult:
             bare = statistics.median(self.bare)
             lines.append(f"  (a bare NumPy loop doing train_step's arithmetic: {bare:.3f} s)")
             runs.append(f"  bare NumPy runs: {_listed(self.bare)}")
+        if "autograd" in self.numpy and "train_step" in self.numpy:
+            engine = statistics.median(self.numpy["autograd"])
+            layers = statistics.median(self.numpy["train_step"])
+            lines.append(
+                f"  (the autograd engine's epoch / the layers' train_step: {engine / layers:.2f}x)"
+            )
         if not self.torch_version:
             lines.append('PyTorch is not installed: python -m pip install "deeplearning[torch]"')
         return "\n".join(lines + runs)
@@ -85,6 +95,7 @@ def run_benchmark(repeats: int = 5, samples: int = 60_000, seed: int = 0) -> Ben
     steps = (repeats + 1) * -(-samples // 64)  # the cosine schedule's length: every epoch run
     workloads: dict[str, tuple[Epoch, Epoch | None]] = {
         "train_step": (_numpy_train_step(x, y, seed), _torch_loop(x, y, seed, momentum=0.0)),
+        "autograd": (_engine_train_step(x, y, seed), _torch_loop(x, y, seed, momentum=0.0)),
         "recipe": (_numpy_recipe(x, y, seed, steps), _torch_loop(x, y, seed, 0.9, steps)),
     }
     result = BenchResult(torch_version=_torch_version())
@@ -119,6 +130,22 @@ def _numpy_train_step(x: Array, y: Array, seed: int) -> Epoch:
         n = WARMUP_BATCHES * 64 if warmup else len(x)
         for x_batch, y_batch in minibatches(x[:n], y[:n], 64, rng=shuffle):
             model.train_step(x_batch, y_batch, lr=0.1)
+
+    return epoch
+
+
+def _engine_train_step(x: Array, y: Array, seed: int) -> Epoch:
+    """`_numpy_train_step` on the autograd engine: ``nn.TwoLayerMLP``, cross-entropy, SGD."""
+    model, shuffle = nn.TwoLayerMLP(rng=seed), np.random.default_rng(seed)
+    optimizer = SGD(model.parameters(), lr=0.1)
+
+    def epoch(warmup: bool) -> None:
+        n = WARMUP_BATCHES * 64 if warmup else len(x)
+        for x_batch, y_batch in minibatches(x[:n], y[:n], 64, rng=shuffle):
+            loss = F.cross_entropy(model(Tensor(x_batch)), y_batch)
+            loss.backward()
+            optimizer.step()
+            loss.item()  # as train_step returns the loss
 
     return epoch
 

@@ -162,7 +162,8 @@ class Module:
         return state
 
     def load_state_dict(self, state: Mapping[str, ArrayLike], strict: bool = True) -> None:
-        """Copy arrays into this module's parameters and buffers, in place.
+        """Copy arrays into this module's parameters and buffers, in place (all of them, or,
+        if any does not fit, none).
 
         Raises
         ------
@@ -179,16 +180,15 @@ class Module:
                 f"unexpected keys {unexpected}. Build the model with the sizes the state was "
                 "saved from, or pass strict=False to load only the names that match."
             )
-        for name, target in own.items():
-            if name not in state:
-                continue
-            value = np.asarray(state[name])
-            if value.shape != target.shape:
+        values = {name: np.asarray(state[name]) for name in own if name in state}
+        for name, value in values.items():  # check every shape before changing anything
+            if value.shape != own[name].shape:
                 raise ValueError(
-                    f"{name!r}: the model has shape {target.shape} but the state has "
+                    f"{name!r}: the model has shape {own[name].shape} but the state has "
                     f"{value.shape}. Build the model with the sizes the state was saved from."
                 )
-            target[...] = value
+        for name, value in values.items():
+            own[name][...] = value
 
     def extra_repr(self) -> str:
         """Arguments shown inside the parentheses of ``repr``."""

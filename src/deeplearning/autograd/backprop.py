@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._types import Array
-from .tensor import Function, Operand, Tensor, as_array, grad_mode
+from .tensor import Function, Grad, Operand, Tensor, as_array, grad_mode
 
 
 def backward(
@@ -56,7 +56,7 @@ def backward(
     seed = _seed(output, grad)
     leaf_grads = _backprop(output, seed, retain_graph or create_graph, create_graph)
     for leaf, g in leaf_grads.values():
-        _set_grad(leaf, g.data)
+        _set_grad(leaf, g.data if isinstance(g, Tensor) else g)
 
 
 def grad(
@@ -102,7 +102,7 @@ def grad(
     for i, x in enumerate(inputs):
         if id(x) in found:
             g = found[id(x)][1]
-            results.append(g if create_graph else g.detach())
+            results.append(g if isinstance(g, Tensor) else Tensor._made_by(np.asarray(g), None))
         elif allow_unused:
             results.append(None)
         else:
@@ -145,25 +145,30 @@ def _backprop(
     retain_graph: bool,
     create_graph: bool,
     wanted: dict[int, Tensor] | None = None,
-) -> dict[int, tuple[Tensor, Tensor]]:
+) -> dict[int, tuple[Tensor, Grad]]:
     """Run the backward pass. Return ``{id(tensor): (tensor, gradient)}`` for the leaves (or,
-    with ``wanted``, for the wanted tensors, leaves or not)."""
+    with ``wanted``, for the wanted tensors, leaves or not).
+
+    Without ``create_graph`` the gradients are arrays and the formulas compute on arrays; with
+    it they are tensors and every formula is recorded (see `Function.backward`)."""
     if not output.requires_grad:
         raise RuntimeError(
             "this tensor does not require grad, so it has no graph to differentiate: create "
             "the inputs with Tensor(..., requires_grad=True), outside no_grad()."
         )
-    found: dict[int, tuple[Tensor, Tensor]] = {}
+    found: dict[int, tuple[Tensor, Grad]] = {}
+    start: Grad = seed if create_graph else seed.data
     if output.creator is None:  # a leaf: d(output)/d(output) = 1
-        found[id(output)] = (output, seed)
+        found[id(output)] = (output, start)
         return found
     order = topological_order(output)
     # The gradient of each node's output, summed over the paths that reached it so far.
-    pending: dict[int, Tensor] = {id(output.creator): seed}
+    pending: dict[int, Grad] = {id(output.creator): start}
     wanted_outputs = {id(x.creator): x for x in (wanted or {}).values() if x.creator is not None}
     if wanted is not None and id(output) in wanted:
-        found[id(output)] = (output, seed)
-    with grad_mode(create_graph):
+        found[id(output)] = (output, start)
+    # A gradient that underflows to 0 is exact enough: let it, even under errstate(all="raise").
+    with grad_mode(create_graph), np.errstate(under="ignore"):
         for node in reversed(order):
             gy = pending.pop(id(node), None)
             inputs = node.saved_inputs()
@@ -171,7 +176,8 @@ def _backprop(
                 if id(node) in wanted_outputs:
                     x = wanted_outputs[id(node)]
                     found[id(x)] = (x, gy)
-                _retain(node, gy)
+                if node.retained is not None:
+                    _retain(node, gy)
                 for x, gx in zip(inputs, node.backward(gy)):
                     if gx is None or not x.requires_grad:
                         continue
@@ -185,11 +191,11 @@ def _backprop(
     return found
 
 
-def _retain(node: Function, gy: Tensor) -> None:
+def _retain(node: Function, gy: Grad) -> None:
     """Store ``gy`` in ``.grad`` of the node's output if that tensor asked (`retain_grad`)."""
     tensor = node.retained() if node.retained is not None else None
     if tensor is not None:
-        tensor.grad = np.array(gy.data)
+        tensor.grad = np.array(gy.data if isinstance(gy, Tensor) else gy)
 
 
 def _seed(output: Tensor, grad: Operand | None) -> Tensor:

@@ -3,7 +3,11 @@ with these same operations, so that a recorded backward pass can be differentiat
 
 Every binary operation broadcasts as NumPy does; its backward sums each gradient back to its
 input's shape (`sum_to`). The functions at the end of the module (``add``, ``matmul``, ``sum``,
-...) are the public face: they accept tensors, arrays or numbers and build the nodes.
+...) are the public face. Given a tensor they build a node and return a tensor; given only
+arrays (or numbers) they return ``forward``'s array and record nothing. That is how one
+backward formula serves twice: a first-order backward pass runs it on arrays (fast, nothing
+recorded), and a pass with ``create_graph=True`` runs it on tensors (recorded, so it can be
+differentiated again).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 
 from .. import functional as kernels
 from .._types import Array
-from .tensor import Function, Operand, Tensor, as_array
+from .tensor import Function, Grad, Operand, Tensor, as_array
 
 Axis = Union[int, tuple[int, ...], None]
 """An axis, a tuple of axes, or None for all of them (as NumPy's reductions take)."""
@@ -39,6 +43,24 @@ def _pair(a: Operand, b: Operand) -> tuple[Tensor, Tensor]:
         return a, _operand(b, a)
     b = _operand(b)
     return _operand(a, b), b
+
+
+def _run(function: Function, *args: Any) -> Tensor:
+    """Apply an operation: to tensors (a recorded node, a Tensor out), or, when no argument is
+    a tensor, to arrays and numbers (``forward``'s array out, nothing recorded: the engine's
+    own use, in first-order backward passes, so the type says Tensor)."""
+    like = next((a for a in args if isinstance(a, Tensor)), None)
+    if like is None:
+        return function.forward(*args)  # type: ignore[return-value]
+    if len(args) == 2:
+        return function(*_pair(*args))
+    return function(*[_operand(a, like) for a in args])
+
+
+def _lift(x: Operand) -> Tensor:
+    """A tensor or an array as it is; anything else (a list, a number) as an array. (Typed as
+    Tensor: an array stands in for one in the engine's first-order backward passes.)"""
+    return x if isinstance(x, (Tensor, np.ndarray)) else as_array(x)  # type: ignore[return-value]
 
 
 def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
@@ -68,7 +90,7 @@ class Reshape(Function):
         self.in_shape = x.shape
         return x.reshape(self.shape)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (reshape(gy, self.in_shape),)
 
 
@@ -81,7 +103,7 @@ class Transpose(Function):
     def forward(self, x: Array) -> Array:
         return np.transpose(x, self.axes)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         if self.axes is None:
             return (transpose(gy),)
         return (transpose(gy, tuple(int(i) for i in np.argsort(self.axes))),)
@@ -96,7 +118,7 @@ class BroadcastTo(Function):
     def forward(self, x: Array) -> Array:
         return np.broadcast_to(x, self.shape)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (sum_to(gy, self.saved_inputs()[0].shape),)
 
 
@@ -115,7 +137,7 @@ class SumTo(Function):
         summed: Array = x.sum(axis=axes, keepdims=True)
         return summed.reshape(self.shape)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (broadcast_to(gy, self.saved_inputs()[0].shape),)
 
 
@@ -137,8 +159,8 @@ class GetItem(Function):
     def forward(self, x: Array) -> Array:
         return x[self.key]
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
-        return (IndexAdd(self.key, self.saved_inputs()[0].shape)(gy),)
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        return (_run(IndexAdd(self.key, self.saved_inputs()[0].shape), gy),)
 
     def label(self) -> str:
         return "GetItem"
@@ -160,7 +182,7 @@ class IndexAdd(Function):
             np.add.at(out, self.key, g)
         return out
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (getitem(gy, self.key),)
 
 
@@ -174,7 +196,7 @@ class Concatenate(Function):
         self.bounds = np.cumsum([0] + [x.shape[self.axis] for x in xs])
         return np.concatenate(xs, axis=self.axis)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         before = (slice(None),) * self.axis
         return tuple(
             getitem(gy, (*before, slice(int(start), int(stop)))) if x.requires_grad else None
@@ -188,16 +210,17 @@ class _Binary(Function):
     ``gy * df/da`` and ``gy * df/db`` at the broadcast shape; the backward sums each back to
     its input's shape and skips the inputs that need none."""
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         a, b = self.saved_inputs()
-        ga = sum_to(self.grad_a(gy, a, b), a.shape) if a.requires_grad else None
-        gb = sum_to(self.grad_b(gy, a, b), b.shape) if b.requires_grad else None
+        va, vb = self.args()
+        ga = sum_to(self.grad_a(gy, va, vb), a.shape) if a.requires_grad else None
+        gb = sum_to(self.grad_b(gy, va, vb), b.shape) if b.requires_grad else None
         return ga, gb
 
-    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         raise NotImplementedError
 
-    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         raise NotImplementedError
 
 
@@ -207,7 +230,7 @@ class Add(_Binary):
     def forward(self, a: Array, b: Array) -> Array:
         return a + b
 
-    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy
 
     grad_b = grad_a
@@ -219,10 +242,10 @@ class Sub(_Binary):
     def forward(self, a: Array, b: Array) -> Array:
         return a - b
 
-    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy
 
-    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return -gy
 
 
@@ -232,10 +255,10 @@ class Mul(_Binary):
     def forward(self, a: Array, b: Array) -> Array:
         return a * b
 
-    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy * b
 
-    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy * a
 
 
@@ -245,10 +268,10 @@ class Div(_Binary):
     def forward(self, a: Array, b: Array) -> Array:
         return a / b
 
-    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy / b
 
-    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return -gy * a / (b * b)
 
 
@@ -258,10 +281,10 @@ class Pow(_Binary):
     def forward(self, a: Array, b: Array) -> Array:
         return self.save_output(np.power(a, b))
 
-    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy * b * a ** (b - 1)
 
-    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy * self.output() * log(a)
 
 
@@ -270,21 +293,21 @@ class Maximum(_Binary):
     (as PyTorch does)."""
 
     def forward(self, a: Array, b: Array) -> Array:
-        self.share_a = (a > b) + 0.5 * (a == b)
+        self.share_a = ((a > b) + 0.5 * (a == b)).astype(np.result_type(a, b))
         return np.maximum(a, b)
 
-    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        return gy * self.share_a  # type: ignore[no-any-return]
+    def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
+        return gy * self.share_a
 
-    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        return gy * (1 - self.share_a)  # type: ignore[no-any-return]
+    def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
+        return gy * (1 - self.share_a)
 
 
 class Minimum(Maximum):
     """``y = minimum(a, b)``: the gradient goes to the smaller input; ties split it."""
 
     def forward(self, a: Array, b: Array) -> Array:
-        self.share_a = (a < b) + 0.5 * (a == b)
+        self.share_a = ((a < b) + 0.5 * (a == b)).astype(np.result_type(a, b))
         return np.minimum(a, b)
 
 
@@ -297,10 +320,10 @@ class Where(_Binary):
     def forward(self, a: Array, b: Array) -> Array:
         return np.where(self.condition, a, b)
 
-    def grad_a(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy * self.condition
 
-    def grad_b(self, gy: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy * ~self.condition
 
 
@@ -313,10 +336,11 @@ class MatMul(Function):
         y: Array = np.matmul(a, b)
         return y
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         a, b = self.saved_inputs()
-        ga = sum_to(gy @ _swap_last(b), a.shape) if a.requires_grad else None
-        gb = sum_to(_swap_last(a) @ gy, b.shape) if b.requires_grad else None
+        va, vb = self.args()
+        ga = sum_to(gy @ _swap_last(vb), a.shape) if a.requires_grad else None
+        gb = sum_to(_swap_last(va) @ gy, b.shape) if b.requires_grad else None
         return ga, gb
 
 
@@ -332,7 +356,7 @@ class Neg(Function):
     def forward(self, x: Array) -> Array:
         return -x
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (-gy,)
 
 
@@ -340,9 +364,10 @@ class Exp(Function):
     """``y = exp(x)``; ``gx = gy * y``."""
 
     def forward(self, x: Array) -> Array:
-        return self.save_output(np.exp(x))
+        with np.errstate(under="ignore"):  # exp(-1000) = 0 is the exact float answer
+            return self.save_output(np.exp(x))
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (gy * self.output(),)
 
 
@@ -352,8 +377,8 @@ class Log(Function):
     def forward(self, x: Array) -> Array:
         return np.log(x)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
-        return (gy / self.saved_inputs()[0],)
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        return (gy / self.args()[0],)
 
 
 class Sqrt(Function):
@@ -362,7 +387,7 @@ class Sqrt(Function):
     def forward(self, x: Array) -> Array:
         return self.save_output(np.sqrt(x))
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (gy / (self.output() * 2),)
 
 
@@ -372,7 +397,7 @@ class Abs(Function):
     def forward(self, x: Array) -> Array:
         return np.abs(x)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (gy * np.sign(self.saved_inputs()[0].data),)
 
 
@@ -382,7 +407,7 @@ class Tanh(Function):
     def forward(self, x: Array) -> Array:
         return self.save_output(np.tanh(x))
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         y = self.output()
         return (gy * (1 - y * y),)
 
@@ -393,7 +418,7 @@ class Sigmoid(Function):
     def forward(self, x: Array) -> Array:
         return self.save_output(kernels.sigmoid(x))
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         y = self.output()
         return (gy * y * (1 - y),)
 
@@ -404,7 +429,7 @@ class ReLU(Function):
     def forward(self, x: Array) -> Array:
         return np.maximum(x, 0)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (gy * (self.saved_inputs()[0].data > 0),)
 
 
@@ -418,7 +443,7 @@ class LeakyReLU(Function):
         self.slope = kernels.leaky_relu_slope(x, self.negative_slope)
         return x * self.slope
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (gy * self.slope,)
 
 
@@ -432,7 +457,7 @@ class Clip(Function):
     def forward(self, x: Array) -> Array:
         return np.clip(x, self.low, self.high)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         x = self.saved_inputs()[0].data
         inside = np.ones(x.shape, dtype=bool)
         if self.low is not None:
@@ -454,7 +479,7 @@ class Sum(Function):
         y: Array = x.sum(axis=self.axes, keepdims=self.keepdims)
         return y
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         shape = self.saved_inputs()[0].shape
         return (broadcast_to(reshape(gy, _kept_shape(shape, self.axes)), shape),)
 
@@ -473,12 +498,12 @@ class Max(Function):
         reduce = np.min if self.smallest else np.max
         y: Array = reduce(x, axis=self.axes, keepdims=True)
         winners = x == y
-        self.share = winners / winners.sum(axis=self.axes, keepdims=True)
+        self.share = (winners / winners.sum(axis=self.axes, keepdims=True)).astype(x.dtype)
         if self.keepdims:
             return y
         return y.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         shape = self.saved_inputs()[0].shape
         return (broadcast_to(reshape(gy, _kept_shape(shape, self.axes)), shape) * self.share,)
 
@@ -496,7 +521,7 @@ class Softmax(Function):
     def forward(self, x: Array) -> Array:
         return self.save_output(kernels.softmax(x, axis=self.axis))
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         y = self.output()
         return (y * (gy - sum(gy * y, self.axis, keepdims=True)),)
 
@@ -510,7 +535,7 @@ class LogSoftmax(Function):
     def forward(self, x: Array) -> Array:
         return self.save_output(kernels.log_softmax(x, axis=self.axis))
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (gy - exp(self.output()) * sum(gy, self.axis, keepdims=True),)
 
 
@@ -528,7 +553,7 @@ class NLLLoss(Function):
     def forward(self, logp: Array) -> Array:
         return kernels.nll_loss(logp, self.targets)
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         logp = self.saved_inputs()[0]
         n = logp.shape[0]
         if self.targets.ndim == 1:
@@ -542,42 +567,42 @@ class NLLLoss(Function):
 # -- the functions -------------------------------------------------------------------------------
 def add(a: Operand, b: Operand) -> Tensor:
     """``a + b``, broadcasting."""
-    return Add()(*_pair(a, b))
+    return _run(Add(), a, b)
 
 
 def sub(a: Operand, b: Operand) -> Tensor:
     """``a - b``, broadcasting."""
-    return Sub()(*_pair(a, b))
+    return _run(Sub(), a, b)
 
 
 def mul(a: Operand, b: Operand) -> Tensor:
     """``a * b``, broadcasting."""
-    return Mul()(*_pair(a, b))
+    return _run(Mul(), a, b)
 
 
 def div(a: Operand, b: Operand) -> Tensor:
     """``a / b``, broadcasting."""
-    return Div()(*_pair(a, b))
+    return _run(Div(), a, b)
 
 
 def pow(a: Operand, b: Operand) -> Tensor:
     """``a ** b``, broadcasting."""
-    return Pow()(*_pair(a, b))
+    return _run(Pow(), a, b)
 
 
 def neg(x: Operand) -> Tensor:
     """``-x``."""
-    return Neg()(_operand(x))
+    return _run(Neg(), x)
 
 
 def maximum(a: Operand, b: Operand) -> Tensor:
     """Elementwise maximum, broadcasting."""
-    return Maximum()(*_pair(a, b))
+    return _run(Maximum(), a, b)
 
 
 def minimum(a: Operand, b: Operand) -> Tensor:
     """Elementwise minimum, broadcasting."""
-    return Minimum()(*_pair(a, b))
+    return _run(Minimum(), a, b)
 
 
 def where(condition: Any, a: Operand, b: Operand) -> Tensor:
@@ -585,13 +610,15 @@ def where(condition: Any, a: Operand, b: Operand) -> Tensor:
     condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
     if condition.dtype != bool:
         raise TypeError(f"where() needs a boolean condition, got dtype {condition.dtype}")
-    return Where(condition)(*_pair(a, b))
+    return _run(Where(condition), a, b)
 
 
 def matmul(a: Operand, b: Operand) -> Tensor:
     """Matrix product with ``np.matmul``'s rules: 2-D, batched (leading axes broadcast), and
     1-D operands (a vector on the left is a row, on the right a column, then dropped)."""
-    a, b = _pair(a, b)
+    a, b = _lift(a), _lift(b)
+    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2]:
+        return _run(MatMul(), a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul needs operands of at least one dimension; use * for scalars")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
@@ -601,7 +628,7 @@ def matmul(a: Operand, b: Operand) -> Tensor:
             "the second."
         )
     row, column = a.ndim == 1, b.ndim == 1
-    y = MatMul()(reshape(a, (1, -1)) if row else a, reshape(b, (-1, 1)) if column else b)
+    y = _run(MatMul(), reshape(a, (1, -1)) if row else a, reshape(b, (-1, 1)) if column else b)
     if not (row or column):
         return y
     shape = list(y.shape)
@@ -614,59 +641,59 @@ def matmul(a: Operand, b: Operand) -> Tensor:
 
 def exp(x: Operand) -> Tensor:
     """``e ** x``."""
-    return Exp()(_operand(x))
+    return _run(Exp(), x)
 
 
 def log(x: Operand) -> Tensor:
     """Natural logarithm."""
-    return Log()(_operand(x))
+    return _run(Log(), x)
 
 
 def sqrt(x: Operand) -> Tensor:
     """Square root."""
-    return Sqrt()(_operand(x))
+    return _run(Sqrt(), x)
 
 
 def abs(x: Operand) -> Tensor:
     """``|x|``."""
-    return Abs()(_operand(x))
+    return _run(Abs(), x)
 
 
 def tanh(x: Operand) -> Tensor:
     """Hyperbolic tangent."""
-    return Tanh()(_operand(x))
+    return _run(Tanh(), x)
 
 
 def sigmoid(x: Operand) -> Tensor:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, stable for inputs of any size."""
-    return Sigmoid()(_operand(x))
+    return _run(Sigmoid(), x)
 
 
 def relu(x: Operand) -> Tensor:
     """``max(x, 0)``."""
-    return ReLU()(_operand(x))
+    return _run(ReLU(), x)
 
 
 def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Tensor:
     """``x`` for x > 0, ``negative_slope * x`` otherwise."""
-    return LeakyReLU(negative_slope)(_operand(x))
+    return _run(LeakyReLU(negative_slope), x)
 
 
 def clip(x: Operand, min: float | None = None, max: float | None = None) -> Tensor:
     """``x`` limited to [min, max] (either may be None)."""
     if min is None and max is None:
         raise ValueError("clip needs min or max (or both)")
-    return Clip(min, max)(_operand(x))
+    return _run(Clip(min, max), x)
 
 
 def sum(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (an int, a tuple, or None for all)."""
-    return Sum(axis, keepdims)(_operand(x))
+    return _run(Sum(axis, keepdims), x)
 
 
 def mean(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis``: the sum divided by the number of summed elements."""
-    x = _operand(x)
+    x = _lift(x)
     count = math.prod(x.shape[a] for a in _axes(axis, x.ndim))
     return sum(x, axis, keepdims) / count
 
@@ -674,39 +701,39 @@ def mean(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
 def var(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Population variance over ``axis`` (NumPy's default, ``ddof=0``):
     ``mean((x - mean(x))**2)``."""
-    x = _operand(x)
+    x = _lift(x)
     centred = x - mean(x, axis, keepdims=True)
     return mean(centred * centred, axis, keepdims)
 
 
 def max(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``; ties share the gradient equally."""
-    return Max(axis, keepdims)(_operand(x))
+    return _run(Max(axis, keepdims), x)
 
 
 def min(x: Operand, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Minimum over ``axis``; ties share the gradient equally."""
-    return Max(axis, keepdims, smallest=True)(_operand(x))
+    return _run(Max(axis, keepdims, smallest=True), x)
 
 
 def reshape(x: Operand, *shape: int | tuple[int, ...]) -> Tensor:
     """``x`` with a new shape of the same size (one entry may be -1)."""
-    x = _operand(x)
+    x = _lift(x)
     target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple) else shape
     if target == x.shape:
         return x
-    return Reshape(target)(x)  # type: ignore[arg-type]
+    return _run(Reshape(target), x)  # type: ignore[arg-type]
 
 
 def transpose(x: Operand, axes: Sequence[int] | None = None) -> Tensor:
     """The axes permuted (reversed when ``axes`` is None), as ``np.transpose``."""
-    x = _operand(x)
-    return Transpose(None if axes is None else tuple(axes))(x)
+    x = _lift(x)
+    return _run(Transpose(None if axes is None else tuple(axes)), x)
 
 
 def flatten(x: Operand, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Axes ``start_dim`` to ``end_dim`` merged into one (as ``torch.flatten``)."""
-    x = _operand(x)
+    x = _lift(x)
     if x.ndim == 0:
         return reshape(x, (1,))
     start, end = _axes((start_dim, end_dim), x.ndim)
@@ -716,7 +743,7 @@ def flatten(x: Operand, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def squeeze(x: Operand, axis: Axis = None) -> Tensor:
     """``x`` without axes of size 1 (those in ``axis``, or all)."""
-    x = _operand(x)
+    x = _lift(x)
     axes = _axes(axis, x.ndim)
     if axis is not None and any(x.shape[a] != 1 for a in axes):
         raise ValueError(f"cannot squeeze axis {axis} of shape {x.shape}: its size is not 1")
@@ -725,21 +752,21 @@ def squeeze(x: Operand, axis: Axis = None) -> Tensor:
 
 def unsqueeze(x: Operand, axis: int) -> Tensor:
     """``x`` with a new axis of size 1 at position ``axis`` (as ``np.expand_dims``)."""
-    x = _operand(x)
+    x = _lift(x)
     return reshape(x, np.expand_dims(x.data, axis).shape)
 
 
 def broadcast_to(x: Operand, shape: tuple[int, ...]) -> Tensor:
     """``x`` repeated along new or size-1 axes to ``shape``."""
-    x = _operand(x)
+    x = _lift(x)
     shape = tuple(shape)
-    return x if x.shape == shape else BroadcastTo(shape)(x)
+    return x if x.shape == shape else _run(BroadcastTo(shape), x)
 
 
 def sum_to(x: Operand, shape: tuple[int, ...]) -> Tensor:
     """``x`` summed down to ``shape`` (which ``x`` broadcasts from): undoes `broadcast_to`."""
-    x = _operand(x)
-    return x if x.shape == shape else SumTo(shape)(x)
+    x = _lift(x)
+    return x if x.shape == shape else _run(SumTo(shape), x)
 
 
 def _index_part(part: Any) -> Any:
@@ -751,23 +778,23 @@ def _index_part(part: Any) -> Any:
 
 def getitem(x: Operand, key: Index) -> Tensor:
     """``x[key]``: basic and integer-array (or boolean) indexing, as NumPy."""
-    x = _operand(x)
+    x = _lift(x)
     parts = key if isinstance(key, tuple) else (key,)
     parts = tuple(_index_part(part) for part in parts)
-    return GetItem(parts if isinstance(key, tuple) else parts[0])(x)
+    return _run(GetItem(parts if isinstance(key, tuple) else parts[0]), x)
 
 
 def concatenate(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    xs = [_operand(t) for t in tensors]
+    xs = [_lift(t) for t in tensors]
     if not xs:
         raise ValueError("concatenate needs at least one tensor")
-    return Concatenate(_axes(axis, xs[0].ndim)[0])(*xs)
+    return _run(Concatenate(_axes(axis, xs[0].ndim)[0]), *xs)
 
 
 def stack(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis."""
-    xs = [_operand(t) for t in tensors]
+    xs = [_lift(t) for t in tensors]
     if not xs:
         raise ValueError("stack needs at least one tensor")
     axis = _axes(axis, xs[0].ndim + 1)[0]

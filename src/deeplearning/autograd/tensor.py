@@ -97,6 +97,10 @@ def as_array(data: ArrayLike) -> Array:
 Operand = Union["Tensor", ArrayLike]
 """What an operation takes: a Tensor, or an array or number (a constant)."""
 
+Grad = Any
+"""A value in a backward formula: an ndarray in a first-order backward pass, a `Tensor` when
+the pass records its own graph (``create_graph=True``)."""
+
 
 class Tensor:
     """An ndarray that can record the operations applied to it, to compute gradients.
@@ -374,10 +378,11 @@ class Function:
     - ``forward(*arrays) -> array``: the value, from its inputs' arrays; it may keep what
       ``backward`` needs (`save_output` keeps the output);
     - ``backward(gy) -> (gx_1, ..., gx_n)``: given the gradient of the loss with respect to the
-      output (a `Tensor`), the gradient with respect to each input (a `Tensor`, or None where
-      that input does not need one). It is written with tensor operations, so when the backward
-      pass records the graph (``create_graph=True``), the gradients can be differentiated
-      again; the inputs are in ``self.inputs``.
+      output, the gradient with respect to each input (None where that input does not need
+      one). It is written with the operations of `ops`, which compute on arrays or record on
+      tensors: a first-order backward pass gives it arrays (``gy``, `args`, `output`), and a
+      pass with ``create_graph=True`` gives it tensors, so that the gradients it returns are
+      in a graph of their own and can be differentiated again.
 
     Calling the function (``Mul()(x, y)``) runs ``forward`` and records the node if any input
     requires a gradient and the graph is being recorded.
@@ -391,16 +396,18 @@ class Function:
 
     def __call__(self, *inputs: Tensor) -> Tensor:
         y = self.forward(*[x.data for x in inputs])
-        if _GradMode.enabled and any(x.requires_grad for x in inputs):
-            self.inputs = inputs
-            return Tensor._made_by(y, self)
+        if _GradMode.enabled:
+            for x in inputs:
+                if x.requires_grad:  # record the node
+                    self.inputs = inputs
+                    return Tensor._made_by(y, self)
         return Tensor._made_by(y, None)
 
     def forward(self, *xs: Any, **unused: Any) -> Array:
         """The output array from the input arrays (one per input tensor)."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
-    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
         """The gradient for each input (None where not needed), from the output's ``gy``."""
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
@@ -409,12 +416,18 @@ class Function:
         self._output = y
         return y
 
-    def output(self) -> Tensor:
-        """The output as a tensor made by this function, for ``backward`` formulas that use it
-        (tanh' = 1 - y**2): its creator is this node, so a recorded backward pass can
-        differentiate through it. Only the array is kept, so no reference cycle forms."""
+    def output(self) -> Grad:
+        """The output, for ``backward`` formulas that use it (tanh' = 1 - y**2): its array, or,
+        when the backward pass records, a tensor made by this node, so that the recorded pass
+        differentiates through it. Only the array is kept, so no reference cycle forms."""
         assert self._output is not None, f"{type(self).__name__}.forward did not save_output"
-        return Tensor._made_by(self._output, self)
+        return Tensor._made_by(self._output, self) if _GradMode.enabled else self._output
+
+    def args(self) -> tuple[Grad, ...]:
+        """The inputs, for ``backward`` formulas: tensors when the backward pass records the
+        graph (``create_graph=True``), their arrays otherwise."""
+        inputs = self.saved_inputs()
+        return inputs if _GradMode.enabled else tuple(x.data for x in inputs)
 
     def needs_grad(self, i: int) -> bool:
         """Whether input ``i`` needs a gradient (skip computing the others)."""
