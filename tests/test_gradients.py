@@ -1,4 +1,5 @@
-"""Numerical gradient checks of every layer, loss and model: a pytest module and a script.
+"""Numerical gradient checks of every layer, loss and model, and of the autograd engine's
+operations (first and second order): a pytest module and a script.
 
 ``python tests/test_gradients.py`` prints a report, one section per check, and exits 1 if any
 check fails; ``pytest`` runs the same checks. Everything runs in float64, and every relative
@@ -32,6 +33,8 @@ from deeplearning import (
     numerical_gradient,
     relative_error,
 )
+from deeplearning.autograd import Tensor, gradcheck, gradgradcheck
+from deeplearning.autograd import functional as F
 
 TOLERANCE = 1e-6
 
@@ -139,11 +142,75 @@ CASES = [
 ]
 
 
+def _engine(
+    fn: Callable[..., Tensor], *shapes: tuple[int, ...], positive: bool = False
+) -> Callable[[], dict[str, float]]:
+    """Check an engine function's gradient (first order) and its gradient's gradient (second
+    order, through a recorded backward pass) for each input."""
+
+    def run() -> dict[str, float]:
+        inputs = [_data(*shape, seed=i) for i, shape in enumerate(shapes)]
+        if positive:
+            inputs = [np.abs(x) + 0.5 for x in inputs]
+        first, second = gradcheck(fn, inputs), gradgradcheck(fn, inputs)
+        errors = {f"gradient of input {i}": e for i, e in enumerate(first)}
+        errors.update((f"second order, input {i}", e) for i, e in enumerate(second))
+        return errors
+
+    return run
+
+
+LABELS = np.array([0, 3, 1, 1, 2])
+ENGINE_CASES = [
+    Case(
+        "autograd: tanh(x @ w + b)",
+        _engine(lambda x, w, b: (x @ w + b).tanh(), (5, 4), (4, 3), (3,)),
+    ),
+    Case(
+        "autograd: sigmoid, exp, log, sqrt",
+        _engine(lambda x: x.sigmoid() * x.exp() + x.log() * x.sqrt(), (4, 3), positive=True),
+    ),
+    Case(
+        "autograd: a ** b, a / b", _engine(lambda a, b: a**b + a / b, (3, 4), (4,), positive=True)
+    ),
+    Case(
+        "autograd: softmax, log_softmax",
+        _engine(lambda x: F.softmax(x, 0) * F.log_softmax(x, 1), (4, 5)),
+    ),
+    Case("autograd: cross_entropy", _engine(lambda z: F.cross_entropy(z, LABELS), (5, 4))),
+    Case(
+        "autograd: sum, mean, var, max over axes",
+        _engine(
+            lambda x: (
+                x.sum(0) * x.mean(1, keepdims=True) + x.var((0, 2)).sum() + x.max(2, keepdims=True)
+            ),
+            (3, 4, 5),
+        ),
+    ),
+    Case(
+        "autograd: indexing with repeats, concatenate, stack",
+        _engine(lambda x: F.stack([x[[0, 0, 2]], F.concatenate([x[1:], x[:1]])[::1]]) ** 2, (3, 4)),
+    ),
+    Case(
+        "autograd: batch_norm (training)",
+        _engine(
+            lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) ** 2,
+            (6, 3),
+            (3,),
+            (3,),
+        ),
+    ),
+]
+
+
 def _expand(case: Case) -> list[tuple[str, float]]:
     return [(f"{case.title} ({what})", error) for what, error in case.run().items()]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.title for case in CASES])
+ALL_CASES = CASES + ENGINE_CASES
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=[case.title for case in ALL_CASES])
 def test_gradient(case: Case) -> None:
     for name, error in _expand(case):
         assert error < TOLERANCE, f"{name}: relative error {error:.2e} >= {TOLERANCE:.0e}"
@@ -178,7 +245,7 @@ def main() -> int:
     print(f"(float64, central differences, tolerance {TOLERANCE:.0e})")
     print("=" * 60)
     failed = []
-    for case in CASES:
+    for case in ALL_CASES:
         for name, error in _expand(case):
             passed = error < TOLERANCE
             print(f"\nTesting {name}:")
@@ -208,7 +275,7 @@ def test_the_report_fails_loudly_on_a_wrong_gradient(
             return 2 * super().backward(dout)
 
     monkeypatch.setattr(
-        sys.modules[__name__], "CASES", [Case("Doubled layer", _layer(Doubled, 3, 4))]
+        sys.modules[__name__], "ALL_CASES", [Case("Doubled layer", _layer(Doubled, 3, 4))]
     )
     assert main() == 1
     out = capsys.readouterr().out
