@@ -879,8 +879,12 @@ def test_float32_stays_float32_with_python_numbers(rng: np.random.Generator, nam
     x = Tensor(data, requires_grad=True)
     out = FLOAT32_OPS[name](x)
     assert out.dtype == np.float32
-    (g,) = grad(out, [x], grad_outputs=np.ones(out.shape, dtype=np.float32))
-    assert g.dtype == np.float32
+    for create_graph in (False, True):  # a plain backward pass, and a recorded one
+        (g,) = grad(
+            out, [x], grad_outputs=np.ones(out.shape, dtype=np.float32), retain_graph=True,
+            create_graph=create_graph,
+        )  # fmt: skip
+        assert g.dtype == np.float32
     # and the values are the float64 computation's, to float32 precision
     wide = FLOAT32_OPS[name](Tensor(data.astype(np.float64)))
     np.testing.assert_allclose(out.data, wide.data, rtol=1e-5, atol=1e-6)
