@@ -29,7 +29,8 @@ def test_readme_examples_run_in_order(capsys: pytest.CaptureFixture[str]) -> Non
     assert namespace["model"].evaluate(namespace["x_batch"], namespace["y_batch"]) == 1.0
     out = capsys.readouterr().out
     assert "loss after 200 steps" in out and "accuracy on the batch: 1.00" in out
-    assert not namespace["net"].training
+    assert namespace["x"].grad.shape == (3, 4) and namespace["gxx"].shape == (3, 4)
+    assert "engine: loss" in out and "accuracy 1.00" in out
 
 
 @pytest.mark.slow
