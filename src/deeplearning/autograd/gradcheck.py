@@ -46,7 +46,14 @@ def gradcheck(
         out_shape = fn(*[Tensor(a) for a in arrays]).shape
     dout = np.random.default_rng(rng).standard_normal(out_shape)
     leaves = [Tensor(a, requires_grad=True) for a in arrays]
-    analytic = grad(fn(*leaves), leaves, grad_outputs=dout, allow_unused=True)
+    out = fn(*leaves)
+    # An output that does not depend on the inputs (the recorded gradient of a linear
+    # function, say) has zero gradient.
+    analytic = (
+        grad(out, leaves, grad_outputs=dout, allow_unused=True)
+        if out.requires_grad
+        else (None,) * len(leaves)
+    )
 
     def value() -> Array:
         with grad_mode(False):
@@ -77,10 +84,12 @@ def gradgradcheck(
     def directional(*xs: Tensor) -> Tensor:
         with grad_mode(True):
             leaves = [x if x.requires_grad else Tensor(x.data, requires_grad=True) for x in xs]
-            grads = grad(fn(*leaves), leaves, grad_outputs=dout, create_graph=True,
-                         allow_unused=True)  # fmt: skip
+            out = fn(*leaves)
+            if not out.requires_grad:  # a constant: every derivative is 0
+                return Tensor(np.zeros(()))
+            grads = grad(out, leaves, grad_outputs=dout, create_graph=True, allow_unused=True)
             terms = [sum_(g * v) for g, v in zip(grads, directions) if g is not None]
-        total = terms[0]
+        total = terms[0] if terms else Tensor(np.zeros(()))
         for term in terms[1:]:
             total = total + term
         return total

@@ -276,13 +276,15 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
-    """``y = a ** b``: ``ga = gy * b * a**(b - 1)``, ``gb = gy * y * log(a)`` (needs a > 0)."""
+    """``y = a ** b``: ``ga = gy * b * a**(b - 1)`` (0 where b = 0, as PyTorch),
+    ``gb = gy * y * log(a)`` (needs a > 0)."""
 
     def forward(self, a: Array, b: Array) -> Array:
         return self.save_output(np.power(a, b))
 
     def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
-        return gy * b * a ** (b - 1)
+        # Where b = 0 the exponent is raised to 1, so that a = 0 gives 0 * 0, not 0 * inf.
+        return gy * b * a ** (b - 1 + (b == 0))
 
     def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
         return gy * self.output() * log(a)
@@ -728,7 +730,7 @@ def reshape(x: Operand, *shape: int | tuple[int, ...]) -> Tensor:
 def transpose(x: Operand, axes: Sequence[int] | None = None) -> Tensor:
     """The axes permuted (reversed when ``axes`` is None), as ``np.transpose``."""
     x = _lift(x)
-    return _run(Transpose(None if axes is None else tuple(axes)), x)
+    return _run(Transpose(None if axes is None else tuple(int(a) % x.ndim for a in axes)), x)
 
 
 def flatten(x: Operand, start_dim: int = 0, end_dim: int = -1) -> Tensor:

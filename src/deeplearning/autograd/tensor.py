@@ -84,9 +84,9 @@ def as_array(data: ArrayLike) -> Array:
     if isinstance(data, Tensor):
         raise TypeError("expected an array, got a Tensor: use tensor.data or tensor.detach()")
     array = np.asarray(data)
-    if array.dtype.kind == "f":
+    if array.dtype.kind == "f" and isinstance(data, (np.ndarray, np.generic)):
         return array
-    if array.dtype.kind in "biu":
+    if array.dtype.kind in "fbiu":
         return array.astype(np.float32)
     raise TypeError(
         f"a Tensor holds real numbers, but got dtype {array.dtype}. Convert the data first, "
