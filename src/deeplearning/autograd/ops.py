@@ -49,12 +49,12 @@ def _run(function: Function, *args: Any) -> Tensor:
     """Apply an operation: to tensors (a recorded node, a Tensor out), or, when no argument is
     a tensor, to arrays and numbers (``forward``'s array out, nothing recorded: the engine's
     own use, in first-order backward passes, so the type says Tensor)."""
-    like = next((a for a in args if isinstance(a, Tensor)), None)
-    if like is None:
-        return function.forward(*args)  # type: ignore[return-value]
-    if len(args) == 2:
-        return function(*_pair(*args))
-    return function(*[_operand(a, like) for a in args])
+    for like in args:
+        if isinstance(like, Tensor):
+            if len(args) == 2:
+                return function(*_pair(*args))
+            return function(*[_operand(a, like) for a in args])
+    return function.forward(*args)  # type: ignore[return-value]
 
 
 def _lift(x: Operand) -> Tensor:
