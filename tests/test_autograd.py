@@ -1023,6 +1023,8 @@ def test_to_dot_without_names_and_after_the_graph_was_freed() -> None:
     y.backward()
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         to_dot(y)
+    with pytest.raises(RuntimeError, match=r"draw it before backward\(\)"):
+        to_dot(y)
 
 
 def test_plot_graph_writes_svg(tmp_path: Path) -> None:
@@ -1043,6 +1045,13 @@ def test_plot_graph_writes_dot_text_for_a_dot_suffix(tmp_path: Path) -> None:
     path = plot_graph(loss, tmp_path / "g.dot", params=params)
     assert path == tmp_path / "g.dot"
     assert path.read_text() == to_dot(loss, params)
+
+
+def test_plot_graph_refuses_a_missing_folder_before_writing(tmp_path: Path) -> None:
+    _, loss = _model_and_loss()
+    with pytest.raises(FileNotFoundError, match=r"the folder .*missing does not exist"):
+        plot_graph(loss, tmp_path / "missing" / "g.svg")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_plot_graph_refuses_an_unknown_suffix_before_writing(tmp_path: Path) -> None:

@@ -23,7 +23,6 @@ import numpy as np
 from ._types import Array, PathLike
 from .atomic import atomic_write
 from .module import Module
-from .neural_net import Layer
 from .optim import Optimizer
 from .recipe import ENGINES
 
@@ -55,7 +54,7 @@ def save_checkpoint(
         "format": FORMAT,
         "version": VERSION,
         "model": type(model).__name__,
-        "engine": "layers" if isinstance(model, Layer) else "autograd",
+        "engine": model.engine,
         "config": getattr(model, "config", {}),
         **info,
     }

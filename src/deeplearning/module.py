@@ -60,6 +60,9 @@ class Module:
     hand-written backward passes.
     """
 
+    engine = "autograd"
+    """The path that computes this module's gradients (a checkpoint records it)."""
+
     def __init__(self) -> None:
         self.training = True
         self._buffer_names: list[str] = []

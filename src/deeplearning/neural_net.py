@@ -41,6 +41,8 @@ class Layer(Module):
     Subclasses define ``forward(x)`` and ``backward(dout)`` (see the module docstring).
     """
 
+    engine = "layers"
+
     def forward(self, x: Array) -> Array:
         """Compute the output for a batch ``x``; keep what `backward` needs."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward")

@@ -1,6 +1,7 @@
 """Layers that behave differently in training and evaluation mode: `Dropout` and
-`BatchNorm1d` (``layer.train()`` / ``layer.eval()``). Their masks and running statistics use
-the kernels of `functional`, shared with the autograd path."""
+`BatchNorm1d` (``layer.train()`` / ``layer.eval()``); and `BatchNormBase`, what BatchNorm holds
+on both paths. Their masks and running statistics use the kernels of `functional`, shared
+with the autograd path."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from numpy.typing import DTypeLike
 
 from ._types import RNG, Array
 from .functional import dropout_mask, update_running_stats
-from .module import Parameter
+from .module import Module, Parameter
 from .neural_net import Elementwise, Layer
 
 
@@ -49,27 +50,15 @@ class Dropout(Elementwise):
         return f"p={self.p}"
 
 
-class BatchNorm1d(Layer):
-    """Batch normalisation over the batch dimension of (N, C) inputs.
-
-    Training mode, with the batch's mean ``mu`` and biased variance ``var`` per feature::
-
-        x_hat = (x - mu) / sqrt(var + eps)          y = weight * x_hat + bias
-        running statistics updated by `functional.update_running_stats`
-
-    (PyTorch's conventions: ``momentum`` weighs the new value; the running variance is the
-    unbiased one.) Evaluation mode uses ``running_mean`` and ``running_var`` instead of the
-    batch's statistics, so a sample's output does not depend on its batch.
-
-    Backward in training mode (derived in phase1.md), with ``g = dout * weight``::
-
-        dL/dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps)
-        dL/dweight = sum(dout * x_hat)              dL/dbias = sum(dout)
+class BatchNormBase(Module):
+    """What batch normalisation holds on both paths: the parameters ``weight`` (ones) and
+    ``bias`` (zeros), the buffers ``running_mean`` (zeros) and ``running_var`` (ones), each of
+    shape (num_features,), and the check of the input's shape.
 
     Parameters
     ----------
     num_features : int
-        C, the features of each sample.
+        C, the features (channels) of each sample.
     eps : float
         Added to the variance for stability.
     momentum : float
@@ -94,16 +83,53 @@ class BatchNorm1d(Layer):
         self.bias = Parameter(np.zeros(num_features, dtype=dtype))
         self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
         self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Refuse an input that is not (N, num_features)."""
+        if len(shape) != 2 or shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}) expected input of shape "
+                f"(N, {self.num_features}) but got {shape}."
+            )
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm1d(BatchNormBase, Layer):
+    """Batch normalisation over the batch dimension of (N, C) inputs.
+
+    Training mode, with the batch's mean ``mu`` and biased variance ``var`` per feature::
+
+        x_hat = (x - mu) / sqrt(var + eps)          y = weight * x_hat + bias
+        running statistics updated by `functional.update_running_stats`
+
+    (PyTorch's conventions: ``momentum`` weighs the new value; the running variance is the
+    unbiased one.) Evaluation mode uses ``running_mean`` and ``running_var`` instead of the
+    batch's statistics, so a sample's output does not depend on its batch.
+
+    Backward in training mode (derived in phase1.md), with ``g = dout * weight``::
+
+        dL/dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps)
+        dL/dweight = sum(dout * x_hat)              dL/dbias = sum(dout)
+
+    Parameters: as `BatchNormBase`.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, dtype)
         self._x_hat: Array | None = None
         self._inv_std: Array | None = None
 
     def forward(self, x: Array) -> Array:
         x = np.asarray(x, dtype=self.weight.dtype)
-        if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(
-                f"BatchNorm1d({self.num_features}) expected input of shape "
-                f"(N, {self.num_features}) but got {x.shape}."
-            )
+        self.check_input(x.shape)
         if self.training:
             n = x.shape[0]
             if n < 2:
@@ -133,6 +159,3 @@ class BatchNorm1d(Layer):
             return dx
         dx = (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)) * inv_std
         return dx
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

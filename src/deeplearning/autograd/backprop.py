@@ -16,6 +16,7 @@ there it is needed between steps).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -102,7 +103,8 @@ def grad(
     for i, x in enumerate(inputs):
         if id(x) in found:
             g = found[id(x)][1]
-            results.append(g if isinstance(g, Tensor) else Tensor._made_by(np.asarray(g), None))
+            # A first-order gradient may be a view of an array the caller holds: copy it.
+            results.append(g if isinstance(g, Tensor) else Tensor._made_by(np.array(g), None))
         elif allow_unused:
             results.append(None)
         else:
@@ -177,7 +179,7 @@ def _backprop(
                     x = wanted_outputs[id(node)]
                     found[id(x)] = (x, gy)
                 if node.retained is not None:
-                    _retain(node, gy)
+                    _retain(node.retained, gy)
                 for x, gx in zip(inputs, node.backward(gy)):
                     if gx is None or not x.requires_grad:
                         continue
@@ -191,9 +193,9 @@ def _backprop(
     return found
 
 
-def _retain(node: Function, gy: Grad) -> None:
-    """Store ``gy`` in ``.grad`` of the node's output if that tensor asked (`retain_grad`)."""
-    tensor = node.retained() if node.retained is not None else None
+def _retain(retained: weakref.ref[Tensor], gy: Grad) -> None:
+    """Store ``gy`` in ``.grad`` of a node's output that asked for it (`retain_grad`)."""
+    tensor = retained()
     if tensor is not None:
         tensor.grad = np.array(gy.data if isinstance(gy, Tensor) else gy)
 

@@ -48,7 +48,13 @@ def to_dot(output: Tensor, params: Mapping[str, Tensor] | None = None) -> str:
         "  rankdir=LR;",
         '  node [fontname="Helvetica", fontsize=11];',
     ]
-    order = topological_order(output)
+    try:
+        order = topological_order(output)
+    except RuntimeError:  # a node whose saved inputs a backward pass freed
+        raise RuntimeError(
+            "the graph was freed by a backward pass: draw it before backward(), or pass "
+            "retain_graph=True to backward()"
+        ) from None
     out_shapes = {}
     for node in order:
         for x in node.saved_inputs():
@@ -93,6 +99,8 @@ def plot_graph(output: Tensor, path: PathLike, params: Mapping[str, Tensor] | No
     ------
     ValueError
         For another suffix (before anything is written).
+    FileNotFoundError
+        If the folder of ``path`` does not exist (before anything is written).
     GraphvizNotFoundError
         If ``dot`` is not installed: the DOT text is then written beside ``path`` (same name,
         suffix .dot) and the message says how to install Graphviz.
@@ -103,6 +111,8 @@ def plot_graph(output: Tensor, path: PathLike, params: Mapping[str, Tensor] | No
         raise ValueError(
             f"plot_graph writes {', '.join('.' + f for f in FORMATS)} files, not {path.name!r}"
         )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
     dot_text = to_dot(output, params)
     program = shutil.which("dot")
     if fmt == "dot" or program is None:

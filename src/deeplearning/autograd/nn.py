@@ -19,10 +19,11 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .._types import RNG, Array
+from .._types import RNG
 from ..mnist_mlp import mlp_layers
 from ..module import Module, Parameter, Sequential
 from ..neural_net import he_normal
+from ..regularization import BatchNormBase
 from . import functional as F
 from .tensor import Operand, Tensor
 
@@ -140,41 +141,17 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class BatchNorm1d(Module):
-    """Batch normalisation of (N, C) inputs (`functional.batch_norm`), with the layer
-    `BatchNorm1d`'s parameters (``weight``, ``bias``) and buffers (``running_mean``,
+class BatchNorm1d(BatchNormBase):
+    """Batch normalisation of (N, C) inputs (`functional.batch_norm`), holding what the layer
+    `BatchNorm1d` holds (`BatchNormBase`: ``weight``, ``bias``, ``running_mean``,
     ``running_var``)."""
 
-    running_mean: Array
-    running_var: Array
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float = 0.1,
-        dtype: DTypeLike = np.float32,
-    ) -> None:
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Parameter(np.ones(num_features, dtype=dtype))
-        self.bias = Parameter(np.zeros(num_features, dtype=dtype))
-        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
-        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
-
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(
-                f"BatchNorm1d({self.num_features}) expected input of shape "
-                f"(N, {self.num_features}) but got {x.shape}."
-            )
+        self.check_input(x.shape)
         return F.batch_norm(
             x, self.running_mean, self.running_var, self.weight, self.bias,
             training=self.training, momentum=self.momentum, eps=self.eps,
         )  # fmt: skip
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
 
 
 BLOCKS: dict[str, Callable[..., Any]] = {

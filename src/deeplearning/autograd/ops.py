@@ -79,6 +79,11 @@ def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def _unreduce(gy: Grad, shape: tuple[int, ...], axes: tuple[int, ...]) -> Grad:
+    """The gradient of a reduction over ``axes`` copied back to the input's ``shape``."""
+    return broadcast_to(reshape(gy, _kept_shape(shape, axes)), shape)
+
+
 # -- shapes and broadcasting ---------------------------------------------------------------------
 class Reshape(Function):
     """``y = x.reshape(shape)``; ``gx = gy.reshape(x.shape)``."""
@@ -87,11 +92,10 @@ class Reshape(Function):
         self.shape = shape
 
     def forward(self, x: Array) -> Array:
-        self.in_shape = x.shape
         return x.reshape(self.shape)
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
-        return (reshape(gy, self.in_shape),)
+        return (reshape(gy, self.saved_inputs()[0].shape),)
 
 
 class Transpose(Function):
@@ -162,9 +166,6 @@ class GetItem(Function):
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (_run(IndexAdd(self.key, self.saved_inputs()[0].shape), gy),)
 
-    def label(self) -> str:
-        return "GetItem"
-
 
 class IndexAdd(Function):
     """``y = zeros(shape)``, then ``y[key] += g`` for each element of ``g``: an index repeated
@@ -193,15 +194,16 @@ class Concatenate(Function):
         self.axis = axis
 
     def forward(self, *xs: Array) -> Array:
-        self.bounds = np.cumsum([0] + [x.shape[self.axis] for x in xs])
         return np.concatenate(xs, axis=self.axis)
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
         before = (slice(None),) * self.axis
-        return tuple(
-            getitem(gy, (*before, slice(int(start), int(stop)))) if x.requires_grad else None
-            for x, start, stop in zip(self.saved_inputs(), self.bounds[:-1], self.bounds[1:])
-        )
+        grads, start = [], 0
+        for x in self.saved_inputs():
+            stop = start + x.shape[self.axis]
+            grads.append(getitem(gy, (*before, slice(start, stop))) if x.requires_grad else None)
+            start = stop
+        return tuple(grads)
 
 
 # -- elementwise, binary -------------------------------------------------------------------------
@@ -295,22 +297,31 @@ class Maximum(_Binary):
     (as PyTorch does)."""
 
     def forward(self, a: Array, b: Array) -> Array:
-        self.share_a = ((a > b) + 0.5 * (a == b)).astype(np.result_type(a, b))
         return np.maximum(a, b)
 
+    def share_of_a(self) -> Array:
+        """The part of each element's gradient that goes to ``a``: 1, 0, or 1/2 for a tie."""
+        a, b = (x.data for x in self.saved_inputs())
+        share: Array = ((a > b) + 0.5 * (a == b)).astype(np.result_type(a, b))
+        return share
+
     def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
-        return gy * self.share_a
+        return gy * self.share_of_a()
 
     def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
-        return gy * (1 - self.share_a)
+        return gy * (1 - self.share_of_a())
 
 
 class Minimum(Maximum):
     """``y = minimum(a, b)``: the gradient goes to the smaller input; ties split it."""
 
     def forward(self, a: Array, b: Array) -> Array:
-        self.share_a = ((a < b) + 0.5 * (a == b)).astype(np.result_type(a, b))
         return np.minimum(a, b)
+
+    def share_of_a(self) -> Array:
+        a, b = (x.data for x in self.saved_inputs())
+        share: Array = ((a < b) + 0.5 * (a == b)).astype(np.result_type(a, b))
+        return share
 
 
 class Where(_Binary):
@@ -442,11 +453,11 @@ class LeakyReLU(Function):
         self.negative_slope = negative_slope
 
     def forward(self, x: Array) -> Array:
-        self.slope = kernels.leaky_relu_slope(x, self.negative_slope)
-        return x * self.slope
+        return x * kernels.leaky_relu_slope(x, self.negative_slope)
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
-        return (gy * self.slope,)
+        x = self.saved_inputs()[0].data
+        return (gy * kernels.leaky_relu_slope(x, self.negative_slope),)
 
 
 class Clip(Function):
@@ -482,8 +493,7 @@ class Sum(Function):
         return y
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
-        shape = self.saved_inputs()[0].shape
-        return (broadcast_to(reshape(gy, _kept_shape(shape, self.axes)), shape),)
+        return (_unreduce(gy, self.saved_inputs()[0].shape, self.axes),)
 
 
 class Max(Function):
@@ -498,16 +508,15 @@ class Max(Function):
             raise ValueError(f"max/min of an empty tensor (shape {x.shape}) is undefined")
         self.axes = _axes(self.axis, x.ndim)
         reduce = np.min if self.smallest else np.max
-        y: Array = reduce(x, axis=self.axes, keepdims=True)
-        winners = x == y
-        self.share = (winners / winners.sum(axis=self.axes, keepdims=True)).astype(x.dtype)
-        if self.keepdims:
-            return y
-        return y.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
+        y: Array = reduce(x, axis=self.axes, keepdims=self.keepdims)
+        return self.save_output(y)
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
-        shape = self.saved_inputs()[0].shape
-        return (broadcast_to(reshape(gy, _kept_shape(shape, self.axes)), shape) * self.share,)
+        x = self.saved_inputs()[0].data
+        assert self._output is not None
+        winners = x == self._output.reshape(_kept_shape(x.shape, self.axes))
+        share = (winners / winners.sum(axis=self.axes, keepdims=True)).astype(x.dtype)
+        return (_unreduce(gy, x.shape, self.axes) * share,)
 
     def label(self) -> str:
         return "Min" if self.smallest else "Max"

@@ -16,11 +16,10 @@ and is freed as soon as its last tensor is dropped.
 
 from __future__ import annotations
 
-import functools
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
+from contextlib import ContextDecorator, contextmanager
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -29,8 +28,6 @@ from .._types import Array
 
 if TYPE_CHECKING:
     from .ops import Index
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class _GradMode:
@@ -50,27 +47,22 @@ def grad_mode(enabled: bool) -> Iterator[None]:
         _GradMode.enabled = previous
 
 
-class no_grad:  # noqa: N801  (lower case, as torch.no_grad)
+class no_grad(ContextDecorator):  # noqa: N801  (lower case, as torch.no_grad)
     """Record no graph: as a context manager (``with no_grad(): ...``) or a decorator.
 
     Inside, operations compute their outputs only: nothing is saved for a backward pass, so
     evaluation is faster and takes less memory.
     """
 
+    def __init__(self) -> None:
+        self._previous: list[bool] = []  # a stack: a decorated function may call itself
+
     def __enter__(self) -> None:
-        self._previous = _GradMode.enabled
+        self._previous.append(_GradMode.enabled)
         _GradMode.enabled = False
 
     def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._previous
-
-    def __call__(self, function: _F) -> _F:
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with grad_mode(False):
-                return function(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        _GradMode.enabled = self._previous.pop()
 
 
 def is_grad_enabled() -> bool:
@@ -127,27 +119,25 @@ class Tensor:
         The operation that made this tensor; None for a leaf (a tensor made by the user).
     """
 
-    __slots__ = ("__weakref__", "creator", "data", "grad", "requires_grad", "retains_grad")
+    __slots__ = ("__weakref__", "creator", "data", "grad", "requires_grad")
     __array_ufunc__ = None  # ndarray (op) Tensor calls Tensor's reflected operator
 
     data: Array
     grad: Array | None
     requires_grad: bool
     creator: Function | None
-    retains_grad: bool
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
         self.data = as_array(data)
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.creator = None
-        self.retains_grad = False
 
     @classmethod
     def _made_by(cls, data: Array, creator: Function | None) -> Tensor:
         """A tensor holding an operation's output (no conversion), in the graph if ``creator``."""
         tensor = cls.__new__(cls)
-        tensor.data, tensor.grad, tensor.retains_grad = data, None, False
+        tensor.data, tensor.grad = data, None
         tensor.creator, tensor.requires_grad = creator, creator is not None
         return tensor
 
@@ -209,9 +199,14 @@ class Tensor:
         keeps it anyway)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
-        self.retains_grad = True
         if self.creator is not None:  # a weak reference: the node must not keep its output
             self.creator.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether `retain_grad` was called on this non-leaf tensor."""
+        retained = self.creator.retained if self.creator is not None else None
+        return retained is not None and retained() is self
 
     def backward(
         self, grad: Operand | None = None, retain_graph: bool = False, create_graph: bool = False
@@ -375,8 +370,9 @@ class Function:
 
     A subclass defines
 
-    - ``forward(*arrays) -> array``: the value, from its inputs' arrays; it may keep what
-      ``backward`` needs (`save_output` keeps the output);
+    - ``forward(*arrays) -> array``: the value, from its inputs' arrays. It keeps nothing but,
+      where the derivative needs it, its output (`save_output`): the backward pass derives
+      everything else from the inputs, so that `release` frees every saved array;
     - ``backward(gy) -> (gx_1, ..., gx_n)``: given the gradient of the loss with respect to the
       output, the gradient with respect to each input (None where that input does not need
       one). It is written with the operations of `ops`, which compute on arrays or record on
@@ -428,10 +424,6 @@ class Function:
         graph (``create_graph=True``), their arrays otherwise."""
         inputs = self.saved_inputs()
         return inputs if _GradMode.enabled else tuple(x.data for x in inputs)
-
-    def needs_grad(self, i: int) -> bool:
-        """Whether input ``i`` needs a gradient (skip computing the others)."""
-        return self.saved_inputs()[i].requires_grad
 
     def saved_inputs(self) -> tuple[Tensor, ...]:
         """The inputs, or an error if a backward pass has already freed them."""
