@@ -71,7 +71,7 @@ def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
     for a in axes:
         if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of range for a tensor of {ndim} dimensions")
-    return tuple(int(a) % ndim for a in axes)
+    return tuple([int(a) % ndim for a in axes])
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -135,9 +135,7 @@ class SumTo(Function):
 
     def forward(self, x: Array) -> Array:
         lead = x.ndim - len(self.shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(self.shape) if n == 1 and x.shape[lead + i] != 1
-        )
+        axes = (*range(lead), *[lead + i for i, n in enumerate(self.shape) if n == 1])
         summed: Array = x.sum(axis=axes, keepdims=True)
         return summed.reshape(self.shape)
 
@@ -739,7 +737,7 @@ def reshape(x: Operand, *shape: int | tuple[int, ...]) -> Tensor:
 def transpose(x: Operand, axes: Sequence[int] | None = None) -> Tensor:
     """The axes permuted (reversed when ``axes`` is None), as ``np.transpose``."""
     x = _lift(x)
-    return _run(Transpose(None if axes is None else tuple(int(a) % x.ndim for a in axes)), x)
+    return _run(Transpose(None if axes is None else tuple([int(a) % x.ndim for a in axes])), x)
 
 
 def flatten(x: Operand, start_dim: int = 0, end_dim: int = -1) -> Tensor:

@@ -213,9 +213,7 @@ class Tensor:
     ) -> None:
         """Compute the gradient of this tensor with respect to every leaf that requires one,
         and **set** each leaf's ``.grad`` to it. See `backprop.backward`."""
-        from .backprop import backward
-
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        backprop.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
@@ -423,7 +421,7 @@ class Function:
         """The inputs, for ``backward`` formulas: tensors when the backward pass records the
         graph (``create_graph=True``), their arrays otherwise."""
         inputs = self.saved_inputs()
-        return inputs if _GradMode.enabled else tuple(x.data for x in inputs)
+        return inputs if _GradMode.enabled else tuple([x.data for x in inputs])
 
     def saved_inputs(self) -> tuple[Tensor, ...]:
         """The inputs, or an error if a backward pass has already freed them."""
@@ -445,4 +443,4 @@ class Function:
         return type(self).__name__
 
 
-from . import ops  # noqa: E402  (ops builds on Tensor and Function, defined above)
+from . import backprop, ops  # noqa: E402  (both build on Tensor and Function, defined above)
