@@ -122,6 +122,13 @@ def test_unknown_model_class_is_named(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "r.npz")
 
 
+def test_unknown_path_is_named(tmp_path: Path) -> None:
+    header = json.dumps({"format": "deeplearning-checkpoint", "model": "MLP", "engine": "jax"})
+    np.savez(tmp_path / "j.npz", header=np.array(header))
+    with pytest.raises(CheckpointError, match=r"'MLP' on the 'jax' path.*\['layers', 'autograd'\]"):
+        load_checkpoint(tmp_path / "j.npz")
+
+
 def test_any_model_loads_into_an_instance_built_by_the_user(tmp_path: Path) -> None:
     def build(seed: int) -> Sequential:
         return Sequential(Linear(5, 4, rng=seed), BatchNorm1d(4), ReLU(), Linear(4, 2, rng=seed))
