@@ -65,6 +65,12 @@ def leaky_relu_slope(x: Array, negative_slope: float) -> Array:
     return np.where(x > 0, 1, negative_slope).astype(x.dtype)
 
 
+def check_dropout_probability(p: float) -> None:
+    """Refuse a dropout probability outside [0, 1] (NaN included)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+
+
 def dropout_mask(
     shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype: DTypeLike
 ) -> Array:

@@ -169,9 +169,7 @@ class Elementwise(Layer):
     """A layer acting on each element alone, ``y_i = f(x_i)``, whose forward keeps the local
     derivative ``f'(x_i)``. Its Jacobian is diagonal, so ``dL/dx = dout * f'(x)``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._local: Array | None = None
+    _local: Array | None = None  # f'(x) of the last forward
 
     def backward(self, dout: Array) -> Array:
         local = self._saved(self._local)

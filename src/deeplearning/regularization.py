@@ -1,7 +1,7 @@
 """Layers that behave differently in training and evaluation mode: `Dropout` and
-`BatchNorm1d` (``layer.train()`` / ``layer.eval()``); and `BatchNormBase`, what BatchNorm holds
-on both paths. Their masks and running statistics use the kernels of `functional`, shared
-with the autograd path."""
+`BatchNorm1d` (``layer.train()`` / ``layer.eval()``); and `DropoutBase` and `BatchNormBase`,
+what they hold on both paths. Their masks and running statistics use the kernels of
+`functional`, shared with the autograd path."""
 
 from __future__ import annotations
 
@@ -9,17 +9,13 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ._types import RNG, Array
-from .functional import dropout_mask, update_running_stats
+from .functional import check_dropout_probability, dropout_mask, update_running_stats
 from .module import Module, Parameter
 from .neural_net import Elementwise, Layer
 
 
-class Dropout(Elementwise):
-    """Inverted dropout: in training, zero each input with probability ``p`` and scale the rest
-    by ``1 / (1 - p)``, so the expected output equals the input; in evaluation, the identity.
-
-    ``y = x * mask``, ``mask = [u >= p] / (1 - p)`` with ``u ~ U[0, 1)`` per element;
-    ``dL/dx = dout * mask``.
+class DropoutBase(Module):
+    """What dropout holds on both paths: the probability ``p`` and the generator of its masks.
 
     Parameters
     ----------
@@ -31,10 +27,21 @@ class Dropout(Elementwise):
 
     def __init__(self, p: float = 0.5, rng: RNG = None) -> None:
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        check_dropout_probability(p)
         self.p = p
         self.rng = np.random.default_rng(rng)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Dropout(DropoutBase, Elementwise):
+    """Inverted dropout: in training, zero each input with probability ``p`` and scale the rest
+    by ``1 / (1 - p)``, so the expected output equals the input; in evaluation, the identity.
+
+    ``y = x * mask``, ``mask = [u >= p] / (1 - p)`` with ``u ~ U[0, 1)`` per element;
+    ``dL/dx = dout * mask``. Parameters: as `DropoutBase`.
+    """
 
     def forward(self, x: Array) -> Array:
         x = np.asarray(x)
@@ -45,9 +52,6 @@ class Dropout(Elementwise):
         self._local = mask
         y: Array = x * mask
         return y
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class BatchNormBase(Module):
@@ -116,16 +120,8 @@ class BatchNorm1d(BatchNormBase, Layer):
     Parameters: as `BatchNormBase`.
     """
 
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float = 0.1,
-        dtype: DTypeLike = np.float32,
-    ) -> None:
-        super().__init__(num_features, eps, momentum, dtype)
-        self._x_hat: Array | None = None
-        self._inv_std: Array | None = None
+    _x_hat: Array | None = None  # what forward keeps for backward
+    _inv_std: Array | None = None
 
     def forward(self, x: Array) -> Array:
         x = np.asarray(x, dtype=self.weight.dtype)

@@ -160,8 +160,7 @@ def dropout(
     U[0, 1)`` drawn from ``rng`` (the same kernel as the layer `Dropout`); the identity
     otherwise."""
     x = _operand(x)
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    kernels.check_dropout_probability(p)
     if not training or p == 0:
         return x
     generator = rng if rng is not None else np.random.default_rng()

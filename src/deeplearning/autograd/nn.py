@@ -23,7 +23,7 @@ from .._types import RNG
 from ..mnist_mlp import mlp_layers
 from ..module import Module, Parameter, Sequential
 from ..neural_net import he_normal
-from ..regularization import BatchNormBase
+from ..regularization import BatchNormBase, DropoutBase
 from . import functional as F
 from .tensor import Operand, Tensor
 
@@ -121,24 +121,14 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
-class Dropout(Module):
+class Dropout(DropoutBase):
     """Inverted dropout with probability ``p`` in training mode; the identity in evaluation.
 
-    ``rng`` drives the masks (the same kernel and draws as the layer `Dropout`).
+    ``rng`` drives the masks (`DropoutBase`: the same kernel and draws as the layer `Dropout`).
     """
-
-    def __init__(self, p: float = 0.5, rng: RNG = None) -> None:
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
-        self.p = p
-        self.rng = np.random.default_rng(rng)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training, self.rng)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class BatchNorm1d(BatchNormBase):
