@@ -627,7 +627,10 @@ def test_random_graphs_are_ordered_and_differentiated_right(
 
         numeric = numerical_gradient(value, array)
         analytic = np.zeros(3) if g is None else g.data
-        assert relative_error(analytic, numeric) < 1e-5
+        # Central differences lose about |out| * 1e-16 / eps = |out| * 1e-10 to rounding: a
+        # gradient far smaller than the output is compared to that floor, not relatively.
+        scale = max(np.abs(numeric).max(), 100 * abs(out.item()) * 1e-10)
+        assert np.abs(analytic - numeric).max() < 1e-5 * scale
 
 
 # -- long graphs, memory and reference cycles ----------------------------------------------------
@@ -1003,7 +1006,7 @@ def test_to_dot_names_operations_parameters_and_shapes() -> None:
     text = to_dot(loss, params=dict(model.named_parameters()))
     assert text.startswith("digraph")
     assert text.rstrip().endswith("}")
-    for op in ("MatMul", "Add", "ReLU", "LogSoftmax", "NLLLoss"):
+    for op in ("Linear", "ReLU", "LogSoftmax", "NLLLoss"):
         assert op in text, op
     for name, shape in [("fc1.W", "(4, 8)"), ("fc1.b", "(8,)"), ("fc2.W", "(8, 3)")]:
         assert f"{name}\\n{shape}" in text, name
@@ -1035,7 +1038,7 @@ def test_plot_graph_writes_svg(tmp_path: Path) -> None:
     assert path == tmp_path / "g.svg"
     svg = path.read_text()
     assert "<svg" in svg
-    assert "MatMul" in svg
+    assert "Linear" in svg
     assert "fc1.W" in svg
 
 

@@ -124,20 +124,18 @@ def topological_order(output: Tensor) -> list[Function]:
     if output.creator is None:
         return []
     order: list[Function] = []
-    visited: set[int] = set()
+    visited: set[Function] = set()
     stack: list[tuple[Function, bool]] = [(output.creator, False)]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:
             order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for x in node.saved_inputs():
-            if x.creator is not None and id(x.creator) not in visited:
-                stack.append((x.creator, False))
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            for x in node.saved_inputs():
+                if x.creator is not None and x.creator not in visited:
+                    stack.append((x.creator, False))
     return order
 
 
@@ -165,29 +163,30 @@ def _backprop(
         return found
     order = topological_order(output)
     # The gradient of each node's output, summed over the paths that reached it so far.
-    pending: dict[int, Grad] = {id(output.creator): start}
-    wanted_outputs = {id(x.creator): x for x in (wanted or {}).values() if x.creator is not None}
+    pending: dict[Function, Grad] = {output.creator: start}
+    # Wanted tensors that are not leaves, by the node that made them.
+    made_by = {x.creator: x for x in wanted.values() if x.creator is not None} if wanted else {}
     if wanted is not None and id(output) in wanted:
         found[id(output)] = (output, start)
     # A gradient that underflows to 0 is exact enough: let it, even under errstate(all="raise").
     with grad_mode(create_graph), np.errstate(under="ignore"):
         for node in reversed(order):
-            gy = pending.pop(id(node), None)
-            inputs = node.saved_inputs()
+            gy = pending.pop(node, None)
             if gy is not None:
-                if id(node) in wanted_outputs:
-                    x = wanted_outputs[id(node)]
+                if node in made_by:
+                    x = made_by[node]
                     found[id(x)] = (x, gy)
                 if node.retained is not None:
                     _retain(node.retained, gy)
-                for x, gx in zip(inputs, node.backward(gy)):
+                for x, gx in zip(node.saved_inputs(), node.backward(gy)):
                     if gx is None or not x.requires_grad:
                         continue
-                    if x.creator is not None:
-                        key = id(x.creator)
-                        pending[key] = pending[key] + gx if key in pending else gx
+                    creator = x.creator
+                    if creator is not None:
+                        pending[creator] = pending[creator] + gx if creator in pending else gx
                     elif wanted is None or id(x) in wanted:
-                        found[id(x)] = (x, found[id(x)][1] + gx) if id(x) in found else (x, gx)
+                        key = id(x)
+                        found[key] = (x, found[key][1] + gx) if key in found else (x, gx)
             if not retain_graph:
                 node.release()
     return found

@@ -15,10 +15,13 @@ from .. import functional as kernels
 from .._types import Array
 from ..losses import check_targets
 from .ops import (
+    Linear,
     LogSoftmax,
     NLLLoss,
     Softmax,
+    _lift,
     _operand,
+    _run,
     abs,
     add,
     broadcast_to,
@@ -105,11 +108,18 @@ __all__ = [
 def linear(x: Operand, weight: Operand, bias: Operand | None = None) -> Tensor:
     """``y = x @ weight + bias``: x (N, in), weight (in, out), bias (out,) -> y (N, out).
 
-    Two operations, a matrix product and a broadcast addition; the engine derives
-    ``dL/dweight = xᵀ dL/dy`` and ``dL/dbias = sum over the batch of dL/dy`` from them.
+    One node of the graph (`ops.Linear`, PyTorch's ``addmm``) whose backward is that of a
+    matrix product and a broadcast addition: ``dL/dx = dL/dy weightᵀ``,
+    ``dL/dweight = xᵀ dL/dy``, ``dL/dbias = sum over the batch of dL/dy``. Other shapes (a 1-D
+    x, for one) are the two operations, ``matmul(x, weight) + bias``.
     """
-    y = matmul(x, weight)
-    return y if bias is None else y + bias
+    x, weight = _lift(x), _lift(weight)
+    if x.ndim < 2 or weight.ndim != 2 or x.shape[-1] != weight.shape[0]:
+        y = matmul(x, weight)  # 1-D operands, or the error for shapes that do not fit
+        return y if bias is None else y + bias
+    if bias is None:
+        return _run(Linear(), x, weight)
+    return _run(Linear(), x, weight, bias)
 
 
 def softmax(x: Operand, axis: int = -1) -> Tensor:

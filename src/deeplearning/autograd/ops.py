@@ -135,9 +135,9 @@ class SumTo(Function):
 
     def forward(self, x: Array) -> Array:
         lead = x.ndim - len(self.shape)
-        axes = (*range(lead), *[lead + i for i, n in enumerate(self.shape) if n == 1])
-        summed: Array = x.sum(axis=axes, keepdims=True)
-        return summed.reshape(self.shape)
+        summed: Array = x.sum(axis=tuple(range(lead))) if lead else x
+        kept = tuple([i for i, n in enumerate(self.shape) if n == 1 and summed.shape[i] != 1])
+        return summed.sum(axis=kept, keepdims=True) if kept else summed
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
         return (broadcast_to(gy, self.saved_inputs()[0].shape),)
@@ -348,16 +348,43 @@ class MatMul(Function):
         return y
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
-        a, b = self.saved_inputs()
-        va, vb = self.args()
-        ga = sum_to(gy @ _swap_last(vb), a.shape) if a.requires_grad else None
-        gb = sum_to(_swap_last(va) @ gy, b.shape) if b.requires_grad else None
-        return ga, gb
+        return _matmul_grads(gy, self.saved_inputs(), self.args())
+
+
+class Linear(Function):
+    """``y = x @ W + b`` as one node (PyTorch's ``addmm``): x (..., in), W (in, out), b (out,)
+    or none. Its gradients are `MatMul`'s and `Add`'s: ``gx = gy @ Wᵀ``, ``gW = xᵀ @ gy``
+    (summed over batch axes), ``gb = gy`` summed over every axis but the last."""
+
+    def forward(self, x: Array, weight: Array, bias: Array | None = None) -> Array:
+        y: Array = np.matmul(x, weight)
+        return y if bias is None else y + bias
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        inputs, values = self.saved_inputs(), self.args()
+        gx, gw = _matmul_grads(gy, inputs[:2], values[:2])
+        if len(inputs) == 2:
+            return gx, gw
+        bias = inputs[2]
+        return gx, gw, sum_to(gy, bias.shape) if bias.requires_grad else None
+
+
+def _matmul_grads(
+    gy: Grad, inputs: tuple[Tensor, ...], values: tuple[Grad, ...]
+) -> tuple[Grad | None, Grad | None]:
+    """The gradients of ``a @ b`` (inputs ``a, b`` and their values, tensors or arrays):
+    ``ga = gy @ bᵀ`` and ``gb = aᵀ @ gy``, each summed to its input's shape."""
+    (a, b), (va, vb) = inputs, values
+    ga = sum_to(gy @ _swap_last(vb), a.shape) if a.requires_grad else None
+    gb = sum_to(_swap_last(va) @ gy, b.shape) if b.requires_grad else None
+    return ga, gb
 
 
 def _swap_last(x: Tensor) -> Tensor:
-    axes = (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2)
-    return transpose(x, axes)
+    """``x`` with its last two axes swapped (the transpose of a matrix, or of each in a batch)."""
+    if x.ndim == 2:
+        return transpose(x)
+    return transpose(x, (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2))
 
 
 # -- elementwise, unary --------------------------------------------------------------------------

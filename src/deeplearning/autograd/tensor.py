@@ -17,8 +17,7 @@ and is freed as soon as its last tensor is dropped.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
-from contextlib import ContextDecorator, contextmanager
+from contextlib import ContextDecorator
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -36,18 +35,23 @@ class _GradMode:
     enabled = True
 
 
-@contextmanager
-def grad_mode(enabled: bool) -> Iterator[None]:
-    """Record the graph (``enabled=True``) or not inside the block; restore the mode after."""
-    previous = _GradMode.enabled
-    _GradMode.enabled = enabled
-    try:
-        yield
-    finally:
-        _GradMode.enabled = previous
+class grad_mode(ContextDecorator):  # noqa: N801  (lower case, as torch.set_grad_enabled)
+    """Record the graph (``enabled=True``) or not inside the block (or the decorated function);
+    restore the mode after."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._previous: list[bool] = []  # a stack: a decorated function may call itself
+
+    def __enter__(self) -> None:
+        self._previous.append(_GradMode.enabled)
+        _GradMode.enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._previous.pop()
 
 
-class no_grad(ContextDecorator):  # noqa: N801  (lower case, as torch.no_grad)
+class no_grad(grad_mode):  # noqa: N801  (lower case, as torch.no_grad)
     """Record no graph: as a context manager (``with no_grad(): ...``) or a decorator.
 
     Inside, operations compute their outputs only: nothing is saved for a backward pass, so
@@ -55,14 +59,7 @@ class no_grad(ContextDecorator):  # noqa: N801  (lower case, as torch.no_grad)
     """
 
     def __init__(self) -> None:
-        self._previous: list[bool] = []  # a stack: a decorated function may call itself
-
-    def __enter__(self) -> None:
-        self._previous.append(_GradMode.enabled)
-        _GradMode.enabled = False
-
-    def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._previous.pop()
+        super().__init__(False)
 
 
 def is_grad_enabled() -> bool:
