@@ -290,16 +290,29 @@ def test_a_module_applied_twice_gets_the_sum_of_both_uses() -> None:
         assert relative_error(param.grad, numeric) < TOLERANCE, name
 
 
-def test_parameter_gradients_are_written_in_place() -> None:
+def test_each_gradient_is_an_array_of_its_own() -> None:
     w = Parameter(np.array([1.0, 2.0]))
     np.testing.assert_array_equal(w.grad, [0.0, 0.0])
-    array = w.grad
     (w * 3).sum().backward()
-    assert w.grad is array
-    np.testing.assert_array_equal(array, [3.0, 3.0])
-    (w * w).sum().backward()
-    assert w.grad is array
-    np.testing.assert_array_equal(array, [2.0, 4.0])
+    np.testing.assert_array_equal(w.grad, [3.0, 3.0])
+    (w * w).sum().backward()  # set, not accumulated
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+    # a + b hands both the same array, and x's gradient is the one passed in: all are copied
+    a, b, x = leaf(1.0, 2.0), leaf(3.0, 4.0), leaf(5.0, 6.0)
+    seed = np.array([1.0, -1.0])
+    (a + b).backward(seed)
+    x.backward(seed)
+    assert not np.shares_memory(a.grad, b.grad)
+    assert not np.shares_memory(x.grad, seed)
+    a.grad *= 2  # as clip_grad_norm scales gradients in place
+    np.testing.assert_array_equal(b.grad, seed)
+    np.testing.assert_array_equal(x.grad, seed)
+    (ga, gb) = grad(a * b, [a, b], np.ones(2))
+    assert ga is not None and gb is not None
+    np.testing.assert_array_equal(ga.data, [3.0, 4.0])
+    (gc, gd) = grad(a + b, [a, b], seed)
+    assert gc is not None and gd is not None
+    assert not np.shares_memory(gc.data, gd.data) and not np.shares_memory(gc.data, seed)
 
 
 def test_backward_casts_the_gradient_to_the_leaf_dtype() -> None:

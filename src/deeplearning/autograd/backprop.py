@@ -11,13 +11,16 @@ tensor along several paths are summed.
 leaf's ``.grad`` to the gradient of *this* output (the sum over its paths in this graph),
 overwriting what an earlier pass left, just as a layer's ``backward`` sets its parameters'
 ``.grad``. ``zero_grad()`` is therefore never needed, and harmless (PyTorch accumulates, so
-there it is needed between steps).
+there it is needed between steps). A layer writes into its parameters' ``.grad`` arrays; the
+engine makes ``.grad`` the array the pass computed, sparing a copy (see `_owned`): either way,
+read ``param.grad`` after each pass.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,14 +53,15 @@ def backward(
 
     Notes
     -----
-    A leaf whose ``.grad`` is already an array of the right shape (every `Parameter`) is
-    written into in place, so references to it stay valid; other leaves get a new array.
-    Non-leaf tensors get ``.grad`` only if `Tensor.retain_grad` was called.
+    Each leaf's ``.grad`` becomes a new array, owned by that leaf alone (see `_owned`): read
+    ``leaf.grad`` after the pass rather than keeping the array of an earlier one. Non-leaf
+    tensors get ``.grad`` only if `Tensor.retain_grad` was called.
     """
     seed = _seed(output, grad)
     leaf_grads = _backprop(output, seed, retain_graph or create_graph, create_graph)
+    given: set[int] = set()
     for leaf, g in leaf_grads.values():
-        _set_grad(leaf, g.data if isinstance(g, Tensor) else g)
+        leaf.grad = _owned(g, leaf.dtype, seed, given)
 
 
 def grad(
@@ -100,11 +104,13 @@ def grad(
     retain = create_graph if retain_graph is None else retain_graph
     found = _backprop(outputs, seed, retain, create_graph, wanted)
     results: list[Tensor | None] = []
+    given: set[int] = set()
     for i, x in enumerate(inputs):
         if id(x) in found:
             g = found[id(x)][1]
-            # A first-order gradient may be a view of an array the caller holds: copy it.
-            results.append(g if isinstance(g, Tensor) else Tensor._made_by(np.array(g), None))
+            if not isinstance(g, Tensor):
+                g = Tensor._made_by(_owned(g, g.dtype, seed, given), None)
+            results.append(g)
         elif allow_unused:
             results.append(None)
         else:
@@ -220,9 +226,21 @@ def _seed(output: Tensor, grad: Operand | None) -> Tensor:
     return seed
 
 
-def _set_grad(leaf: Tensor, g: Array) -> None:
-    """``leaf.grad = g``: into the existing array if it fits (in place), else a new array."""
-    if leaf.grad is not None and leaf.grad.shape == g.shape and leaf.grad.flags.writeable:
-        np.copyto(leaf.grad, g)
-    else:
-        leaf.grad = np.array(g, dtype=leaf.dtype)
+def _owned(g: Grad, dtype: np.dtype[Any], seed: Tensor, given: set[int]) -> Array:
+    """The gradient ``g`` as an array of ``dtype`` that nothing else holds.
+
+    An array that this first-order pass computed (not a view, not the seed passed in, not
+    already given to another tensor) is taken as it is, without a copy, as PyTorch takes such
+    a gradient for ``.grad``; anything else is copied. So no two gradients share memory, none
+    is an array the caller passed in, and each can be changed in place (`clip_grad_norm`).
+    """
+    if (
+        isinstance(g, np.ndarray)
+        and g.base is None
+        and g is not seed.data
+        and g.dtype == dtype
+        and id(g) not in given
+    ):
+        given.add(id(g))
+        return g
+    return np.array(g.data if isinstance(g, Tensor) else g, dtype=dtype)

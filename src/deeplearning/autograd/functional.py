@@ -114,12 +114,16 @@ def linear(x: Operand, weight: Operand, bias: Operand | None = None) -> Tensor:
     x, for one) are the two operations, ``matmul(x, weight) + bias``.
     """
     x, weight = _lift(x), _lift(weight)
-    if x.ndim < 2 or weight.ndim != 2 or x.shape[-1] != weight.shape[0]:
-        y = matmul(x, weight)  # 1-D operands, or the error for shapes that do not fit
-        return y if bias is None else y + bias
-    if bias is None:
-        return _run(Linear(), x, weight)
-    return _run(Linear(), x, weight, bias)
+    b = None if bias is None else _lift(bias)
+    if (
+        x.ndim < 2
+        or weight.ndim != 2
+        or x.shape[-1] != weight.shape[0]
+        or (b is not None and b.shape != weight.shape[1:])
+    ):  # 1-D operands, a bias of another shape, or the error for shapes that do not fit
+        y = matmul(x, weight)
+        return y if b is None else y + b
+    return _run(Linear(), x, weight) if b is None else _run(Linear(), x, weight, b)
 
 
 def softmax(x: Operand, axis: int = -1) -> Tensor:

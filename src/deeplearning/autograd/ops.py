@@ -358,7 +358,9 @@ class Linear(Function):
 
     def forward(self, x: Array, weight: Array, bias: Array | None = None) -> Array:
         y: Array = np.matmul(x, weight)
-        return y if bias is None else y + bias
+        if bias is None:
+            return y
+        return np.add(y, bias, out=y) if bias.dtype == y.dtype else y + bias
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
         inputs, values = self.saved_inputs(), self.args()
