@@ -137,7 +137,7 @@ def test_bench_reports_both_workloads(capsys: pytest.CaptureFixture[str]) -> Non
     assert lines[2].lstrip().startswith("autograd    deeplearning")
     assert lines[3].lstrip().startswith("recipe      deeplearning")
     assert lines[4].lstrip().startswith("(a bare NumPy loop doing train_step's arithmetic:")
-    assert lines[5].lstrip().startswith("(the autograd engine's epoch / the layers' train_step:")
+    assert lines[5].lstrip().startswith("(the autograd engine's epoch / the layers' train_step,")
     assert lines[-1].lstrip().startswith("bare NumPy runs: ")
     if "PyTorch" in lines[0]:
         assert "ratio" in lines[1] and "ratio" in lines[2] and "; PyTorch " in lines[6]

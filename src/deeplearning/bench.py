@@ -11,11 +11,12 @@ Three workloads, each written the same way in both libraries:
   a cosine schedule stepped every batch, running loss and accuracy).
 
 The data are synthetic and MNIST-shaped (60,000 x 784 float32 in [0, 1], ten classes) and held
-in memory, so only the training loop is timed, not data loading. Epochs alternate between the
-libraries (NumPy, PyTorch, NumPy, ...) so that both see the same machine conditions, after a
-short warm-up of each. Each library runs as it trains by default: this one with BLAS limited to
-`DEFAULT_BLAS_THREADS` (as `fit` does), PyTorch with its own default threads. The report gives
-each side's median seconds per epoch and their ratio.
+in memory, so only the training loop is timed, not data loading. After a short warm-up of
+each, epochs alternate between the libraries and the workloads (each round runs every workload
+in both) so that all see the same machine conditions. Each library runs as it trains by
+default: this one with BLAS limited to `DEFAULT_BLAS_THREADS` (as `fit` does), PyTorch with
+its own default threads. The report gives each side's median seconds per epoch and their
+ratio.
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ class BenchResult:
             lines.append(f"  (a bare NumPy loop doing train_step's arithmetic: {bare:.3f} s)")
             runs.append(f"  bare NumPy runs: {_listed(self.bare)}")
         if "autograd" in self.numpy and "train_step" in self.numpy:
-            engine = statistics.median(self.numpy["autograd"])
-            layers = statistics.median(self.numpy["train_step"])
+            pairs = zip(self.numpy["autograd"], self.numpy["train_step"])
+            ratio = statistics.median(engine / layers for engine, layers in pairs)
             lines.append(
-                f"  (the autograd engine's epoch / the layers' train_step: {engine / layers:.2f}x)"
+                f"  (the autograd engine's epoch / the layers' train_step, median over the "
+                f"rounds: {ratio:.2f}x)"
             )
         if not self.torch_version:
             lines.append('PyTorch is not installed: python -m pip install "deeplearning[torch]"')
@@ -102,12 +104,10 @@ def run_benchmark(repeats: int = 5, samples: int = 60_000, seed: int = 0) -> Ben
     with blas_threads(DEFAULT_BLAS_THREADS) as limited:
         result.blas_threads = str(DEFAULT_BLAS_THREADS) if limited else "default"
     bare = _bare_numpy_train_step(x, y, seed)
-    bare(True)
-    for name, (ours, theirs) in workloads.items():
-        ours(True)
-        if theirs is not None:
-            theirs(True)
-        for _ in range(repeats):
+    for epoch in (bare, *[e for pair in workloads.values() for e in pair if e is not None]):
+        epoch(True)
+    for _ in range(repeats):  # every workload in each round, so all see the same conditions
+        for name, (ours, theirs) in workloads.items():
             with blas_threads(DEFAULT_BLAS_THREADS):
                 result.numpy.setdefault(name, []).append(_timed(ours))
                 if name == "train_step":

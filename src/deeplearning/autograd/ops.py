@@ -385,7 +385,7 @@ def _matmul_grads(
 def _swap_last(x: Tensor) -> Tensor:
     """``x`` with its last two axes swapped (the transpose of a matrix, or of each in a batch)."""
     if x.ndim == 2:
-        return transpose(x)
+        return x.T  # an array's or a tensor's: both swap the two axes
     return transpose(x, (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2))
 
 
