@@ -8,6 +8,7 @@ The public API, re-exported from the modules that define it::
     from deeplearning.autograd import Tensor, grad, nn    # the autograd engine
 """
 
+from .conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .functional import log_softmax, softmax
 from .gradcheck import check_layer, numerical_gradient, relative_error
 from .losses import CrossEntropyLoss, MSELoss
@@ -25,7 +26,7 @@ from .neural_net import (
     Tanh,
 )
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
-from .regularization import BatchNorm1d, Dropout
+from .regularization import BatchNorm1d, BatchNorm2d, Dropout
 
 __version__ = "0.1.0"
 
@@ -34,14 +35,19 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "AvgPool2d",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Flatten",
     "Layer",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "Optimizer",
     "Parameter",

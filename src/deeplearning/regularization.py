@@ -1,5 +1,5 @@
-"""Layers that behave differently in training and evaluation mode: `Dropout` and
-`BatchNorm1d` (``layer.train()`` / ``layer.eval()``); and `DropoutBase` and `BatchNormBase`,
+"""Layers that behave differently in training and evaluation mode: `Dropout`, `BatchNorm1d`
+and `BatchNorm2d` (``layer.train()`` / ``layer.eval()``); and `DropoutBase` and `BatchNormBase`,
 what they hold on both paths. Their masks and running statistics use the kernels of
 `functional`, shared with the autograd path."""
 
@@ -88,12 +88,16 @@ class BatchNormBase(Module):
         self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
         self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
 
+    image = False
+    """Whether the input is images (N, C, H, W) (BatchNorm2d) rather than rows (N, C)."""
+
     def check_input(self, shape: tuple[int, ...]) -> None:
-        """Refuse an input that is not (N, num_features)."""
-        if len(shape) != 2 or shape[1] != self.num_features:
+        """Refuse an input that is not (N, num_features) (or (N, num_features, H, W))."""
+        if len(shape) != (4 if self.image else 2) or shape[1] != self.num_features:
+            expected = f"(N, {self.num_features}{', H, W' if self.image else ''})"
             raise ValueError(
                 f"{type(self).__name__}({self.num_features}) expected input of shape "
-                f"(N, {self.num_features}) but got {shape}."
+                f"{expected} but got {shape}."
             )
 
     def extra_repr(self) -> str:
@@ -126,12 +130,22 @@ class BatchNorm1d(BatchNormBase, Layer):
     def forward(self, x: Array) -> Array:
         x = np.asarray(x, dtype=self.weight.dtype)
         self.check_input(x.shape)
+        return self._normalize(x)
+
+    def backward(self, dout: Array) -> Array:
+        dout = np.asarray(dout, dtype=self.weight.dtype)
+        self._check_dout(dout, self._saved(self._x_hat).shape)
+        return self._normalize_backward(dout)
+
+    def _normalize(self, x: Array) -> Array:
+        """The forward pass on rows (M, C): each column normalised over the M rows."""
         if self.training:
             n = x.shape[0]
             if n < 2:
                 raise ValueError(
-                    "BatchNorm1d needs more than one sample per batch in training mode to "
-                    "estimate a variance; use a larger batch, or call model.eval() to predict."
+                    f"{type(self).__name__} needs more than one value per channel in training "
+                    "mode to estimate a variance; use a larger batch, or call model.eval() to "
+                    "predict."
                 )
             mean, var = x.mean(axis=0), x.var(axis=0)
             update_running_stats(self.running_mean, self.running_var, mean, var, n, self.momentum)
@@ -143,10 +157,9 @@ class BatchNorm1d(BatchNormBase, Layer):
         y: Array = x_hat * self.weight.data + self.bias.data
         return y
 
-    def backward(self, dout: Array) -> Array:
+    def _normalize_backward(self, dout: Array) -> Array:
+        """The backward pass on rows (M, C), as `_normalize`."""
         x_hat, inv_std = self._saved(self._x_hat), self._saved(self._inv_std)
-        dout = np.asarray(dout, dtype=self.weight.dtype)
-        self._check_dout(dout, x_hat.shape)
         np.sum(dout * x_hat, axis=0, out=self.weight.grad)
         np.sum(dout, axis=0, out=self.bias.grad)
         g = dout * self.weight.data
@@ -155,3 +168,38 @@ class BatchNorm1d(BatchNormBase, Layer):
             return dx
         dx = (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)) * inv_std
         return dx
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalisation of images (N, C, H, W), per channel: `BatchNorm1d`'s formulas with
+    each channel's statistics taken over N, H and W (its N H W values as the rows).
+
+    Parameters: as `BatchNormBase`. Shape: (N, C, H, W) -> the same.
+    """
+
+    image = True
+    _shape: tuple[int, ...] | None = None  # the last input's shape
+
+    def forward(self, x: Array) -> Array:
+        x = np.asarray(x, dtype=self.weight.dtype)
+        self.check_input(x.shape)
+        self._shape = x.shape
+        return _from_rows(self._normalize(_to_rows(x)), x.shape)
+
+    def backward(self, dout: Array) -> Array:
+        dout = np.asarray(dout, dtype=self.weight.dtype)
+        self._check_dout(dout, self._saved(self._shape))
+        return _from_rows(self._normalize_backward(_to_rows(dout)), dout.shape)
+
+
+def _to_rows(x: Array) -> Array:
+    """Images (N, C, H, W) as rows (N H W, C): one row per pixel, one column per channel."""
+    rows: Array = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+    return rows
+
+
+def _from_rows(rows: Array, shape: tuple[int, ...]) -> Array:
+    """The inverse of `_to_rows`, for images of ``shape``."""
+    n, c, h, w = shape
+    images: Array = rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    return images

@@ -1,6 +1,7 @@
 """Functions on tensors, as ``torch.nn.functional``: every operation of `ops`, and the pieces
 of networks built from them (``linear``, ``softmax``, ``cross_entropy``, ``dropout``,
-``batch_norm``, ...). Import as ``from deeplearning.autograd import functional as F``.
+``batch_norm``, ``conv2d``, ``max_pool2d``, ...). Import as
+``from deeplearning.autograd import functional as F``.
 
 Most are compositions of operations, so their backward passes come for free; `log_softmax`
 and `nll_loss` are operations of their own, using the stable kernels the layers use.
@@ -14,14 +15,12 @@ from numpy.typing import ArrayLike
 from .. import functional as kernels
 from .._types import Array
 from ..losses import check_targets
+from .convolution import avg_pool2d, conv2d, max_pool2d
 from .ops import (
-    Linear,
     LogSoftmax,
     NLLLoss,
     Softmax,
-    _lift,
     _operand,
-    _run,
     abs,
     add,
     broadcast_to,
@@ -32,6 +31,7 @@ from .ops import (
     flatten,
     getitem,
     leaky_relu,
+    linear,
     log,
     matmul,
     max,
@@ -62,10 +62,12 @@ from .tensor import Operand, Tensor
 __all__ = [
     "abs",
     "add",
+    "avg_pool2d",
     "batch_norm",
     "broadcast_to",
     "clip",
     "concatenate",
+    "conv2d",
     "cross_entropy",
     "div",
     "dropout",
@@ -78,6 +80,7 @@ __all__ = [
     "log_softmax",
     "matmul",
     "max",
+    "max_pool2d",
     "maximum",
     "mean",
     "min",
@@ -103,27 +106,6 @@ __all__ = [
     "var",
     "where",
 ]
-
-
-def linear(x: Operand, weight: Operand, bias: Operand | None = None) -> Tensor:
-    """``y = x @ weight + bias``: x (N, in), weight (in, out), bias (out,) -> y (N, out).
-
-    One node of the graph (`ops.Linear`, PyTorch's ``addmm``) whose backward is that of a
-    matrix product and a broadcast addition: ``dL/dx = dL/dy weightᵀ``,
-    ``dL/dweight = xᵀ dL/dy``, ``dL/dbias = sum over the batch of dL/dy``. Other shapes (a 1-D
-    x, for one) are the two operations, ``matmul(x, weight) + bias``.
-    """
-    x, weight = _lift(x), _lift(weight)
-    b = None if bias is None else _lift(bias)
-    if (
-        x.ndim < 2
-        or weight.ndim != 2
-        or x.shape[-1] != weight.shape[0]
-        or (b is not None and b.shape != weight.shape[1:])
-    ):  # 1-D operands, a bias of another shape, or the error for shapes that do not fit
-        y = matmul(x, weight)
-        return y if b is None else y + b
-    return _run(Linear(), x, weight) if b is None else _run(Linear(), x, weight, b)
 
 
 def softmax(x: Operand, axis: int = -1) -> Tensor:

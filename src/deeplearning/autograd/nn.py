@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .._types import RNG
+from ..conv_layers import Conv2dBase, Pool2dBase
 from ..mnist_mlp import mlp_layers
 from ..module import Module, Parameter, Sequential
 from ..neural_net import he_normal
@@ -29,12 +30,17 @@ from .tensor import Operand, Tensor
 
 __all__ = [
     "MLP",
+    "AvgPool2d",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Flatten",
     "LeakyReLU",
     "Linear",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "Parameter",
     "ReLU",
@@ -142,6 +148,44 @@ class BatchNorm1d(BatchNormBase):
             x, self.running_mean, self.running_var, self.weight, self.bias,
             training=self.training, momentum=self.momentum, eps=self.eps,
         )  # fmt: skip
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalisation of images (N, C, H, W) per channel (`functional.batch_norm`),
+    holding what the layer `BatchNorm2d` holds."""
+
+    image = True
+
+
+class Conv2d(Conv2dBase):
+    """2-D convolution (`functional.conv2d`): x (N, C, H, W) -> y (N, O, OH, OW), holding what
+    the layer `deeplearning.Conv2d` holds (`Conv2dBase`: ``weight`` (O, C, kh, kw) and ``bias``
+    (O,), PyTorch's shapes and initialisation), the same initial weights for one ``rng``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.check_input(x.shape)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+
+class MaxPool2d(Pool2dBase):
+    """The maximum of each window (`functional.max_pool2d`), as the layer `MaxPool2d`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(Pool2dBase):
+    """The mean of each window (`functional.avg_pool2d`), as the layer `AvgPool2d`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class Flatten(Module):
+    """Each sample as one row: (N, ...) -> (N, product of the rest)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.flatten(x, 1)
 
 
 BLOCKS: dict[str, Callable[..., Any]] = {

@@ -677,6 +677,27 @@ def matmul(a: Operand, b: Operand) -> Tensor:
     return reshape(y, tuple(shape))
 
 
+def linear(x: Operand, weight: Operand, bias: Operand | None = None) -> Tensor:
+    """``y = x @ weight + bias``: x (N, in), weight (in, out), bias (out,) -> y (N, out).
+
+    One node of the graph (`ops.Linear`, PyTorch's ``addmm``) whose backward is that of a
+    matrix product and a broadcast addition: ``dL/dx = dL/dy weightᵀ``,
+    ``dL/dweight = xᵀ dL/dy``, ``dL/dbias = sum over the batch of dL/dy``. Other shapes (a 1-D
+    x, for one) are the two operations, ``matmul(x, weight) + bias``.
+    """
+    x, weight = _lift(x), _lift(weight)
+    b = None if bias is None else _lift(bias)
+    if (
+        x.ndim < 2
+        or weight.ndim != 2
+        or x.shape[-1] != weight.shape[0]
+        or (b is not None and b.shape != weight.shape[1:])
+    ):  # 1-D operands, a bias of another shape, or the error for shapes that do not fit
+        y = matmul(x, weight)
+        return y if b is None else y + b
+    return _run(Linear(), x, weight) if b is None else _run(Linear(), x, weight, b)
+
+
 def exp(x: Operand) -> Tensor:
     """``e ** x``."""
     return _run(Exp(), x)

@@ -1,0 +1,148 @@
+"""The engine's convolution and pooling, on the kernels the layers use (`deeplearning.convolution`).
+
+Two linear operations carry them, each the other's adjoint, so each one's backward is the
+other and any order of derivative follows:
+
+- `windows`: every window of an image batch, (N, C, H, W) -> (N, C, OH, OW, kh, kw);
+- `fold`: windows added back onto the pixels they were read from (the reverse shape).
+
+Then ``conv2d`` is a matrix product of the windows laid out as rows (im2col) with the weights,
+``avg_pool2d`` is the mean over each window, and ``max_pool2d`` is an operation of its own
+whose backward sends each window's gradient to its first maximum, through `fold`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._types import Array
+from ..convolution import (
+    Pair,
+    as_pair,
+    check_images,
+    first_max_mask,
+    fold_windows,
+    output_size,
+    pool_window,
+    sliding_windows,
+)
+from .ops import _lift, _operand, _run, linear, mean, reshape, transpose
+from .tensor import Function, Grad, Operand, Tensor
+
+
+class Windows(Function):
+    """``y = sliding_windows(x)`` (padding read as ``fill``); ``gx = fold(gy)``."""
+
+    def __init__(self, kernel: Pair, stride: Pair, padding: Pair, fill: float) -> None:
+        self.kernel, self.stride, self.padding, self.fill = kernel, stride, padding, fill
+
+    def forward(self, x: Array) -> Array:
+        return sliding_windows(x, self.kernel, self.stride, self.padding, self.fill)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        size = self.saved_inputs()[0].shape[2:]
+        return (fold(gy, (size[0], size[1]), self.stride, self.padding),)
+
+
+class Fold(Function):
+    """``y = fold_windows(g)``: windows (N, C, OH, OW, kh, kw) summed onto images of ``size``;
+    its gradient is ``windows(gy)`` (the adjoint)."""
+
+    def __init__(self, size: tuple[int, int], stride: Pair, padding: Pair) -> None:
+        self.size, self.stride, self.padding = size, stride, padding
+
+    def forward(self, g: Array) -> Array:
+        return fold_windows(g, self.size, self.stride, self.padding)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        kernel = self.saved_inputs()[0].shape[4:]
+        return (windows(gy, (kernel[0], kernel[1]), self.stride, self.padding),)
+
+
+class MaxPool2d(Function):
+    """``y`` = the maximum of each window (padding is -inf); ``gx = fold(gy * mask)``, the mask
+    marking each window's first maximum (as PyTorch; constant, so the gradient is linear in
+    ``gy``)."""
+
+    def __init__(self, kernel: Pair, stride: Pair, padding: Pair) -> None:
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def forward(self, x: Array) -> Array:
+        y: Array = self._windows(x).max(axis=(4, 5))
+        return y
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        x = self.saved_inputs()[0]
+        mask = first_max_mask(self._windows(x.data))
+        spread = reshape(gy, (*gy.shape, 1, 1)) * mask
+        return (fold(spread, (x.shape[2], x.shape[3]), self.stride, self.padding),)
+
+    def _windows(self, x: Array) -> Array:
+        return sliding_windows(x, self.kernel, self.stride, self.padding, -np.inf)
+
+
+def windows(
+    x: Operand, kernel: Pair, stride: Pair = (1, 1), padding: Pair = (0, 0), fill: float = 0.0
+) -> Tensor:
+    """Every ``kernel``-sized window of images x (N, C, H, W): (N, C, OH, OW, kh, kw)."""
+    return _run(Windows(kernel, stride, padding, fill), _images(x))
+
+
+def fold(g: Operand, size: tuple[int, int], stride: Pair, padding: Pair) -> Tensor:
+    """Windows g (N, C, OH, OW, kh, kw) added back onto images of ``size`` (H, W)."""
+    return _run(Fold(size, stride, padding), g)
+
+
+def conv2d(
+    x: Operand,
+    weight: Operand,
+    bias: Operand | None = None,
+    stride: int | Pair = 1,
+    padding: int | Pair = 0,
+) -> Tensor:
+    """2-D convolution (cross-correlation) of images x (N, C, H, W) with ``weight``
+    (O, C, kh, kw) and ``bias`` (O,): y (N, O, OH, OW), as ``torch.nn.functional.conv2d``.
+
+    ``y = im2col(x) @ weight.reshape(O, -1).T + bias``, rows reshaped to images: the windows
+    as rows (`windows`, transposed and reshaped), one `linear` operation, and a reshape.
+    """
+    x = _images(x)
+    weight = _operand(weight, x)
+    if weight.ndim != 4:
+        raise ValueError(
+            f"conv2d expected a weight of shape (out_channels, in_channels, kh, kw) but got "
+            f"{weight.shape}"
+        )
+    out_channels, in_channels, kh, kw = weight.shape
+    check_images(x.shape, in_channels, f"conv2d with a weight of shape {weight.shape}")
+    step, pad = as_pair(stride, "stride", 1), as_pair(padding, "padding", 0)
+    n, _, h, w = x.shape
+    oh, ow = output_size((h, w), (kh, kw), step, pad)
+    cols = reshape(
+        transpose(windows(x, (kh, kw), step, pad), (0, 2, 3, 1, 4, 5)), (n * oh * ow, -1)
+    )
+    rows = linear(cols, transpose(reshape(weight, (out_channels, -1))), bias)
+    return transpose(reshape(rows, (n, oh, ow, out_channels)), (0, 3, 1, 2))
+
+
+def max_pool2d(
+    x: Operand, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0
+) -> Tensor:
+    """The maximum of each window (stride: the window by default), as PyTorch's."""
+    kernel, step, pad = pool_window(kernel_size, stride, padding)
+    return _run(MaxPool2d(kernel, step, pad), _images(x))
+
+
+def avg_pool2d(
+    x: Operand, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0
+) -> Tensor:
+    """The mean of each window, padding counted as zeros (PyTorch's default)."""
+    kernel, step, pad = pool_window(kernel_size, stride, padding)
+    return mean(windows(x, kernel, step, pad), axis=(4, 5))
+
+
+def _images(x: Operand) -> Tensor:
+    x = _lift(x)
+    if x.ndim != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W) but got {x.shape}")
+    return x

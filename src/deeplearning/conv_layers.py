@@ -1,0 +1,256 @@
+"""The layer path's convolutional layers: `Conv2d`, `MaxPool2d`, `AvgPool2d` and `Flatten`;
+and `Conv2dBase` and `Pool2dBase`, what they hold on both paths.
+
+They take images (N, C, H, W), as PyTorch's do, and compute with the kernels of `convolution`
+(shared with the autograd engine); each keeps what its backward pass needs. `BatchNorm2d` is
+in `regularization`, beside `BatchNorm1d`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from ._types import RNG, Array
+from .autograd.tensor import as_array
+from .convolution import (
+    Pair,
+    as_pair,
+    check_images,
+    col2im,
+    first_max_mask,
+    fold_windows,
+    im2col,
+    output_size,
+    pool_window,
+    sliding_windows,
+)
+from .module import Module, Parameter
+from .neural_net import Layer
+
+
+def conv_init(
+    out_channels: int, in_channels: int, kernel: Pair, rng: RNG, dtype: DTypeLike
+) -> tuple[Array, Array]:
+    """PyTorch's default weights (out, in, kh, kw) and bias (out,) of a convolution: both
+    uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` with ``fan_in = in kh kw`` (its
+    ``kaiming_uniform_(a=sqrt(5))``)."""
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    generator = np.random.default_rng(rng)
+    bound = 1 / np.sqrt(in_channels * kernel[0] * kernel[1])
+    weight = generator.uniform(-bound, bound, (out_channels, in_channels, *kernel))
+    bias = generator.uniform(-bound, bound, out_channels)
+    return weight.astype(dtype), bias.astype(dtype)
+
+
+class Conv2dBase(Module):
+    """What a convolution holds on both paths: ``weight`` (O, C, kh, kw) and ``bias`` (O,) as
+    PyTorch's (and its default initialisation, `conv_init`), the window, stride and padding,
+    and the check of the input's shape.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and O.
+    kernel_size, stride, padding : int or (int, int)
+        The window (kh, kw), its step, and the zeros added on each side.
+    bias : bool
+        Learn a bias per output channel.
+    rng, dtype
+        The generator of the initial weights, and their dtype (float32 by default).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Pair,
+        stride: int | Pair = 1,
+        padding: int | Pair = 0,
+        bias: bool = True,
+        *,
+        rng: RNG = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
+        self.stride = as_pair(stride, "stride", 1)
+        self.padding = as_pair(padding, "padding", 0)
+        weight, bias_values = conv_init(out_channels, in_channels, self.kernel_size, rng, dtype)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.weight = Parameter(weight)
+        self.bias = Parameter(bias_values) if bias else None
+
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Refuse a batch that is not images with ``in_channels`` channels."""
+        name = f"{type(self).__name__}({self.in_channels} -> {self.out_channels})"
+        check_images(shape, self.in_channels, name)
+
+    def extra_repr(self) -> str:
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class Conv2d(Conv2dBase, Layer):
+    """2-D convolution (a cross-correlation, as in every framework), as a matrix product.
+
+    With ``cols = im2col(x)`` (N OH OW, C kh kw) and ``Wm = weight.reshape(O, C kh kw)``::
+
+        y = cols @ Wmᵀ + bias                      (N OH OW, O), then as (N, O, OH, OW)
+        dL/dweight = doutᵀ @ cols                  dL/dbias = sum of dout over N, OH, OW
+        dL/dx = col2im(dout @ Wm)
+
+    where ``dout`` is laid out as (N OH OW, O) like ``y``. Parameters: as `Conv2dBase`.
+
+    Shape
+    -----
+    x (N, C, H, W) -> y (N, O, OH, OW), ``OH = (H + 2 padding - kh) // stride + 1``.
+    """
+
+    _cols: Array | None = None  # what forward keeps: the input's windows, and its shape
+    _shape: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def forward(self, x: Array) -> Array:
+        x = np.asarray(x, dtype=self.weight.dtype)
+        self.check_input(x.shape)
+        n, _, h, w = x.shape
+        oh, ow = output_size((h, w), self.kernel_size, self.stride, self.padding)
+        cols = im2col(x, self.kernel_size, self.stride, self.padding)
+        self._cols, self._shape = cols, (n, self.in_channels, h, w)
+        y = cols @ self.weight.data.reshape(self.out_channels, -1).T
+        if self.bias is not None:
+            y += self.bias.data
+        out: Array = y.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+        return out
+
+    def _rows(self, dout: Array) -> Array:
+        """Set the parameters' gradients; return ``dout`` as rows (N OH OW, O)."""
+        cols = self._saved(self._cols)
+        dout = np.asarray(dout, dtype=self.weight.dtype)
+        n, _, h, w = self._shape
+        oh, ow = output_size((h, w), self.kernel_size, self.stride, self.padding)
+        self._check_dout(dout, (n, self.out_channels, oh, ow))
+        rows: Array = dout.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)
+        np.matmul(rows.T, cols, out=self.weight.grad.reshape(self.out_channels, -1))
+        if self.bias is not None:
+            rows.sum(axis=0, out=self.bias.grad)
+        return rows
+
+    def backward_params(self, dout: Array) -> None:
+        self._rows(dout)
+
+    def backward(self, dout: Array) -> Array:
+        rows = self._rows(dout)
+        dcols = rows @ self.weight.data.reshape(self.out_channels, -1)
+        return col2im(dcols, self._shape, self.kernel_size, self.stride, self.padding)
+
+
+class Pool2dBase(Module):
+    """What a pooling layer holds on both paths: the window, its stride (the window by
+    default) and the padding (at most half the window, as PyTorch requires)."""
+
+    def __init__(
+        self, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0
+    ) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = pool_window(kernel_size, stride, padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _PoolLayer(Pool2dBase, Layer):
+    """The windows of a pooling layer's input, and the gradient folded back onto it."""
+
+    _shape: tuple[int, int, int, int] | None = None  # the last input's shape
+
+    def _windows(self, x: Array, fill: float) -> Array:
+        x = as_array(x)
+        if x.ndim != 4:
+            raise ValueError(
+                f"{type(self).__name__} expected images of shape (N, C, H, W) but got {x.shape}"
+            )
+        self._shape = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        return sliding_windows(x, self.kernel_size, self.stride, self.padding, fill)
+
+    def _checked(self, dout: Array) -> Array:
+        shape = self._saved(self._shape)
+        oh, ow = output_size(shape[2:], self.kernel_size, self.stride, self.padding)
+        dout = np.asarray(dout)
+        self._check_dout(dout, (*shape[:2], oh, ow))
+        return dout
+
+    def _fold(self, windows: Array) -> Array:
+        shape = self._saved(self._shape)
+        return fold_windows(windows, shape[2:], self.stride, self.padding)
+
+
+class MaxPool2d(_PoolLayer):
+    """The maximum of each window (padding never wins: it counts as -inf).
+
+    Backward: each window's gradient goes to its maximum, the first one in row-major order
+    if several tie (as PyTorch); a pixel in several windows gets the sum.
+
+    Shape: (N, C, H, W) -> (N, C, OH, OW).
+    """
+
+    _input_windows: Array | None = None  # what forward keeps: a view of the input's windows
+
+    def forward(self, x: Array) -> Array:
+        windows = self._windows(x, fill=-np.inf)
+        self._input_windows = windows
+        y: Array = windows.max(axis=(4, 5))
+        return y
+
+    def backward(self, dout: Array) -> Array:
+        dout = self._checked(dout)
+        mask = first_max_mask(self._saved(self._input_windows))
+        return self._fold(dout[..., np.newaxis, np.newaxis] * mask)
+
+
+class AvgPool2d(_PoolLayer):
+    """The mean of each window, padding counted as zeros (as PyTorch's default
+    ``count_include_pad=True``).
+
+    Backward: ``dL/dx`` gets ``dout / (kh kw)`` from each window that holds the pixel.
+
+    Shape: (N, C, H, W) -> (N, C, OH, OW).
+    """
+
+    def forward(self, x: Array) -> Array:
+        y: Array = self._windows(x, fill=0.0).mean(axis=(4, 5))
+        return y
+
+    def backward(self, dout: Array) -> Array:
+        dout = self._checked(dout)
+        share = dout / (self.kernel_size[0] * self.kernel_size[1])
+        spread = np.broadcast_to(
+            share[..., np.newaxis, np.newaxis], (*dout.shape, *self.kernel_size)
+        )
+        return self._fold(spread)
+
+
+class Flatten(Layer):
+    """Each sample as one row: (N, ...) -> (N, product of the rest); backward reshapes back."""
+
+    _shape: tuple[int, ...] | None = None
+
+    def forward(self, x: Array) -> Array:
+        x = np.asarray(x)
+        if x.ndim < 1:
+            raise ValueError("Flatten expected a batch (N, ...), got a scalar")
+        self._shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dout: Array) -> Array:
+        shape = self._saved(self._shape)
+        dout = np.asarray(dout)
+        self._check_dout(dout, (shape[0], int(np.prod(shape[1:], dtype=np.int64))))
+        return dout.reshape(shape)
