@@ -358,7 +358,7 @@ def test_batchnorm_normalises_in_training_and_uses_running_stats_in_eval() -> No
 
 
 def test_batchnorm_explains_bad_input() -> None:
-    with pytest.raises(ValueError, match="more than one sample per batch"):
+    with pytest.raises(ValueError, match="more than one value per channel"):
         BatchNorm1d(3).forward(np.zeros((1, 3)))
     with pytest.raises(ValueError, match=r"expected input of shape \(N, 3\) but got \(2, 4\)"):
         BatchNorm1d(3).forward(np.zeros((2, 4)))
