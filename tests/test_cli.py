@@ -224,7 +224,7 @@ def test_bad_recipes_are_one_line_errors(
     assert train(data_dir, "--batchnorm") == 1
     assert "TwoLayerMLP has no BatchNorm" in capsys.readouterr().err
     assert train(data_dir, "--model", "784-x-10") == 1
-    assert "--model must be 'two-layer' or sizes joined by '-'" in capsys.readouterr().err
+    assert "--model must be 'two-layer', 'lenet5' or sizes joined by '-'" in capsys.readouterr().err
     assert train(data_dir, "--model", "700-10") == 1
     assert "has 784 features and 10 classes" in capsys.readouterr().err
     assert train(data_dir, "--optimizer", "adam", "--momentum", "0.9") == 1

@@ -511,13 +511,13 @@ def test_recipe_builds_engine_models() -> None:
     for model, cls, layer_cls in (("two-layer", nn.TwoLayerMLP, dl.TwoLayerMLP),
                                   ("6-12-3", nn.MLP, dl.MLP)):  # fmt: skip
         recipe = Recipe(model=model, engine="autograd")
-        built = recipe.build_model(np.random.default_rng(0), in_features=6, num_classes=3)
+        built = recipe.build_model(np.random.default_rng(0), sample_shape=(6,), num_classes=3)
         assert type(built) is cls
-        twin = Recipe(model=model).build_model(np.random.default_rng(0), 6, 3)
+        twin = Recipe(model=model).build_model(np.random.default_rng(0), (6,), 3)
         assert type(twin) is layer_cls
         assert_same_state(built.state_dict(), twin.state_dict(), rtol=0, atol=0)
     recipe = Recipe(model="6-12-3", batchnorm=True, dropout=0.1, engine="autograd")
-    built = recipe.build_model(np.random.default_rng(0), 6, 3)
+    built = recipe.build_model(np.random.default_rng(0), (6,), 3)
     assert built.config == {"sizes": [6, 12, 3], "activation": "relu", "batchnorm": True,
                             "dropout": 0.1}  # fmt: skip
     assert [type(m) for m in built.layers] == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout,

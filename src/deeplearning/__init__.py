@@ -11,6 +11,7 @@ The public API, re-exported from the modules that define it::
 from .conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .functional import log_softmax, softmax
 from .gradcheck import check_layer, numerical_gradient, relative_error
+from .lenet import LeNet5
 from .losses import CrossEntropyLoss, MSELoss
 from .mnist_mlp import MLP, TwoLayerMLP
 from .module import Module, Parameter
@@ -43,6 +44,7 @@ __all__ = [
     "Dropout",
     "Flatten",
     "Layer",
+    "LeNet5",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",

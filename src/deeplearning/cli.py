@@ -26,7 +26,7 @@ from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .datasets import DATASETS, dataset_info, load_mnist
 from .metrics import confusion_matrix, predict
 from .plots import plot_training, require_matplotlib
-from .recipe import ENGINES, OPTIMIZERS, SCHEDULERS, Recipe
+from .recipe import ENGINES, IMAGE_MODELS, OPTIMIZERS, SCHEDULERS, Recipe
 from .schedules import LRScheduler
 from .train import EpochStats, TrainingDivergedError, fit
 
@@ -49,10 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     recipe = train.add_argument_group("recipe")
     recipe.add_argument("--dataset", choices=sorted(DATASETS), help="default: mnist")
     recipe.add_argument(
-        "--model", help="'two-layer' (TwoLayerMLP, the default) or MLP sizes such as 784-256-128-10"
+        "--model",
+        help="'two-layer' (TwoLayerMLP, the default), MLP sizes such as 784-256-128-10, or "
+        "'lenet5' (a convolutional network)",
     )
-    recipe.add_argument("--batchnorm", action="store_const", const=True, help="MLP: BatchNorm1d")
-    recipe.add_argument("--dropout", type=float, help="MLP: dropout probability (default 0)")
+    recipe.add_argument(
+        "--batchnorm", action="store_const", const=True, help="MLP, lenet5: BatchNorm layers"
+    )
+    recipe.add_argument(
+        "--dropout", type=float, help="MLP, lenet5: dropout probability (default 0)"
+    )
     recipe.add_argument("--epochs", type=int, help="default: 5")
     recipe.add_argument("--batch-size", type=int, help="default: 64")
     recipe.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: sgd")
@@ -121,11 +127,11 @@ def _train(args: argparse.Namespace) -> int:
         recipe = Recipe.from_dict({**header["recipe"], **given})
     else:
         recipe = Recipe(**given)
-    data = load_mnist(recipe.dataset, args.data_dir)
+    data = load_mnist(recipe.dataset, args.data_dir, flatten=not recipe.images)
     say(f"{recipe.dataset}: {len(data.x_train):,} training and {len(data.x_test):,} test images")
     rng = np.random.default_rng(recipe.seed)
     classes = dataset_info(recipe.dataset).classes
-    model = recipe.build_model(rng, data.x_train.shape[1], len(classes))
+    model = recipe.build_model(rng, data.x_train.shape[1:], len(classes))
     optimizer = recipe.build_optimizer(model)
     history: list[EpochStats] = []
     if args.resume:
@@ -175,7 +181,8 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     model, header = load_checkpoint(args.checkpoint)
     name = header.get("dataset", "mnist")
-    data = load_mnist(name, args.data_dir)
+    images = header["model"] in IMAGE_MODELS.values()
+    data = load_mnist(name, args.data_dir, flatten=not images)
     predictions = predict(model, data.x_test)
     correct = int(np.sum(predictions == data.y_test))
     classes = dataset_info(name).classes

@@ -13,12 +13,14 @@ The command line fills a `Recipe` from its options; a checkpoint stores it, so t
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable
 
 import numpy as np
 
 from .autograd import nn
+from .lenet import LeNet5
 from .mnist_mlp import MLP, TwoLayerMLP
 from .module import Module
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -41,11 +43,14 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 DEFAULT_LR = {"sgd": 0.05, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
 SCHEDULERS = ("cosine", "constant", "step", "exponential")
 ENGINES: dict[str, dict[str, Callable[..., Module]]] = {
-    "layers": {"TwoLayerMLP": TwoLayerMLP, "MLP": MLP},
-    "autograd": {"TwoLayerMLP": nn.TwoLayerMLP, "MLP": nn.MLP},
+    "layers": {"TwoLayerMLP": TwoLayerMLP, "MLP": MLP, "LeNet5": LeNet5},
+    "autograd": {"TwoLayerMLP": nn.TwoLayerMLP, "MLP": nn.MLP, "LeNet5": nn.LeNet5},
 }
 """The model classes of each path, by class name: the layer path (hand-written backward
 passes) and the autograd engine. The same recipe builds the same network on either."""
+IMAGE_MODELS = {"lenet5": "LeNet5"}
+"""The models that take images (N, C, H, W) rather than flat rows, by their ``--model`` name,
+and their class names."""
 WARMUP_START_FACTOR = 0.01
 """Warm-up rises linearly from 1% of the learning rate."""
 
@@ -57,9 +62,10 @@ class Recipe:
     Attributes
     ----------
     model : str
-        ``"two-layer"`` (TwoLayerMLP, 784-128-10) or the sizes of an `MLP`, ``"784-256-10"``.
+        ``"two-layer"`` (TwoLayerMLP, 784-128-10), the sizes of an `MLP`, ``"784-256-10"``, or
+        ``"lenet5"`` (`LeNet5`, a convolutional network).
     batchnorm, dropout : bool, float
-        BatchNorm1d and Dropout(p) in each hidden layer of an MLP.
+        BatchNorm and Dropout(p) in each hidden layer of an MLP or LeNet5.
     optimizer : str
         ``"sgd"``, ``"rmsprop"``, ``"adam"`` or ``"adamw"``.
     lr : float or None
@@ -118,6 +124,11 @@ class Recipe:
             raise ValueError(f"warm-up must last 0 to {self.epochs - 1} epochs, got {self.warmup}")
 
     @property
+    def images(self) -> bool:
+        """Whether the model takes images (N, C, H, W) (load the data with flatten=False)."""
+        return self.model in IMAGE_MODELS
+
+    @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
@@ -134,19 +145,34 @@ class Recipe:
         return cls(**values)
 
     def build_model(
-        self, rng: np.random.Generator, in_features: int = 784, num_classes: int = 10
+        self,
+        rng: np.random.Generator,
+        sample_shape: tuple[int, ...] = (784,),
+        num_classes: int = 10,
     ) -> Module:
-        """The model for data of ``in_features`` and ``num_classes`` on the recipe's engine,
-        its weights (and dropout masks) drawn from ``rng``."""
+        """The model for samples of ``sample_shape`` ((features,), or (C, H, W) images for
+        LeNet5) and ``num_classes``, on the recipe's engine, its weights (and dropout masks)
+        drawn from ``rng``."""
         models = ENGINES[self.engine]
+        if self.images:
+            if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2]:
+                raise ValueError(
+                    f"--model {self.model} takes square images (C, H, W) but the samples have "
+                    f"shape {sample_shape}: load the data with flatten=False"
+                )
+            channels, size = sample_shape[0], sample_shape[1]
+            return models[IMAGE_MODELS[self.model]](
+                channels, num_classes, size, self.batchnorm, self.dropout, rng=rng
+            )
+        in_features = math.prod(sample_shape)
         if self.model == "two-layer":
             return models["TwoLayerMLP"](in_features, 128, num_classes, rng=rng)
         try:
             sizes = [int(size) for size in self.model.split("-")]
         except ValueError:
             raise ValueError(
-                f"--model must be 'two-layer' or sizes joined by '-', like 784-256-10; got "
-                f"{self.model!r}"
+                f"--model must be 'two-layer', {', '.join(map(repr, IMAGE_MODELS))} or sizes "
+                f"joined by '-', like 784-256-10; got {self.model!r}"
             ) from None
         if sizes[0] != in_features or sizes[-1] != num_classes:
             raise ValueError(
