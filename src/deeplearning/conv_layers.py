@@ -24,6 +24,8 @@ from .convolution import (
     output_size,
     pool_window,
     sliding_windows,
+    window_max,
+    window_mean,
 )
 from .module import Module, Parameter
 from .neural_net import Layer
@@ -101,13 +103,15 @@ class Conv2dBase(Module):
 class Conv2d(Conv2dBase, Layer):
     """2-D convolution (a cross-correlation, as in every framework), as a matrix product.
 
-    With ``cols = im2col(x)`` (N OH OW, C kh kw) and ``Wm = weight.reshape(O, C kh kw)``::
+    With ``cols = im2col(x)`` (C kh kw, N OH OW) and ``Wm = weight.reshape(O, C kh kw)``::
 
-        y = cols @ Wmᵀ + bias                      (N OH OW, O), then as (N, O, OH, OW)
-        dL/dweight = doutᵀ @ cols                  dL/dbias = sum of dout over N, OH, OW
-        dL/dx = col2im(dout @ Wm)
+        y = Wm @ cols + bias                       (O, N OH OW), seen as (N, O, OH, OW)
+        dL/dweight = dout @ colsᵀ                  dL/dbias = sum of dout over N, OH, OW
+        dL/dx = col2im(Wmᵀ @ dout)
 
-    where ``dout`` is laid out as (N OH OW, O) like ``y``. Parameters: as `Conv2dBase`.
+    where ``dout`` is laid out as (O, N OH OW) like ``y``. The output is the product's array
+    seen as images (its memory runs channel by channel), and an upstream gradient laid out the
+    same way (an elementwise layer's is) needs no copy. Parameters: as `Conv2dBase`.
 
     Shape
     -----
@@ -124,31 +128,31 @@ class Conv2d(Conv2dBase, Layer):
         oh, ow = output_size((h, w), self.kernel_size, self.stride, self.padding)
         cols = im2col(x, self.kernel_size, self.stride, self.padding)
         self._cols, self._shape = cols, (n, self.in_channels, h, w)
-        y = cols @ self.weight.data.reshape(self.out_channels, -1).T
+        y = self.weight.data.reshape(self.out_channels, -1) @ cols
         if self.bias is not None:
-            y += self.bias.data
-        out: Array = y.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+            y += self.bias.data[:, np.newaxis]
+        out: Array = y.reshape(self.out_channels, n, oh, ow).transpose(1, 0, 2, 3)
         return out
 
-    def _rows(self, dout: Array) -> Array:
-        """Set the parameters' gradients; return ``dout`` as rows (N OH OW, O)."""
+    def _columns(self, dout: Array) -> Array:
+        """Set the parameters' gradients; return ``dout`` as (O, N OH OW)."""
         cols = self._saved(self._cols)
         dout = np.asarray(dout, dtype=self.weight.dtype)
         n, _, h, w = self._shape
         oh, ow = output_size((h, w), self.kernel_size, self.stride, self.padding)
         self._check_dout(dout, (n, self.out_channels, oh, ow))
-        rows: Array = dout.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)
-        np.matmul(rows.T, cols, out=self.weight.grad.reshape(self.out_channels, -1))
+        grad: Array = dout.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)
+        np.matmul(grad, cols.T, out=self.weight.grad.reshape(self.out_channels, -1))
         if self.bias is not None:
-            rows.sum(axis=0, out=self.bias.grad)
-        return rows
+            grad.sum(axis=1, out=self.bias.grad)
+        return grad
 
     def backward_params(self, dout: Array) -> None:
-        self._rows(dout)
+        self._columns(dout)
 
     def backward(self, dout: Array) -> Array:
-        rows = self._rows(dout)
-        dcols = rows @ self.weight.data.reshape(self.out_channels, -1)
+        grad = self._columns(dout)
+        dcols = self.weight.data.reshape(self.out_channels, -1).T @ grad
         return col2im(dcols, self._shape, self.kernel_size, self.stride, self.padding)
 
 
@@ -201,17 +205,18 @@ class MaxPool2d(_PoolLayer):
     Shape: (N, C, H, W) -> (N, C, OH, OW).
     """
 
-    _input_windows: Array | None = None  # what forward keeps: a view of the input's windows
+    _windows_of_x: Array | None = None  # what forward keeps: the input's windows (a view)
+    _maxima: Array | None = None  # and the output
 
     def forward(self, x: Array) -> Array:
         windows = self._windows(x, fill=-np.inf)
-        self._input_windows = windows
-        y: Array = windows.max(axis=(4, 5))
-        return y
+        maxima = window_max(windows)
+        self._windows_of_x, self._maxima = windows, maxima
+        return maxima
 
     def backward(self, dout: Array) -> Array:
         dout = self._checked(dout)
-        mask = first_max_mask(self._saved(self._input_windows))
+        mask = first_max_mask(self._saved(self._windows_of_x), self._saved(self._maxima))
         return self._fold(dout[..., np.newaxis, np.newaxis] * mask)
 
 
@@ -225,8 +230,7 @@ class AvgPool2d(_PoolLayer):
     """
 
     def forward(self, x: Array) -> Array:
-        y: Array = self._windows(x, fill=0.0).mean(axis=(4, 5))
-        return y
+        return window_mean(self._windows(x, fill=0.0))
 
     def backward(self, dout: Array) -> Array:
         dout = self._checked(dout)

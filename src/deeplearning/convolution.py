@@ -10,14 +10,17 @@ stride of ``(sh, sw)``, after ``(ph, pw)`` pixels of padding on each side, and s
 shape (N, C, OH, OW, kh, kw) whose element ``[n, c, i, j, u, v]`` is the padded input's pixel
 ``[n, c, i sh + u, j sw + v]``. Everything else is built on it:
 
-- a convolution is a matrix product: `im2col` lays the windows out as the rows of a matrix
-  (N OH OW, C kh kw), and ``im2col(x) @ W.reshape(O, -1).T`` is the output, one row per
-  output pixel, one column per output channel;
-- pooling reduces each window (its max or its mean);
+- a convolution is a matrix product: `im2col` lays the windows out as the columns of a matrix
+  (C kh kw, N OH OW), and ``W.reshape(O, -1) @ im2col(x)`` is the output, one row per output
+  channel, one column per output pixel;
+- pooling reduces each window: `window_max`, `window_mean`;
 - the backward passes need the adjoint of `sliding_windows`, `fold_windows`, which adds each
   window's gradient back onto the pixels it was read from (a pixel in several windows gets
-  the sum), and `col2im`, the adjoint of `im2col`. They loop over the kh x kw offsets of a
-  window, never over samples, channels or pixels.
+  the sum); `col2im` is the adjoint of `im2col`, and `first_max_mask` says where max-pooling
+  sends each window's gradient.
+
+Every loop here runs over the kh x kw offsets of a window, each step working on every window
+at once; none runs over samples, channels or pixels.
 """
 
 from __future__ import annotations
@@ -111,11 +114,14 @@ def fold_windows(windows: Array, size: tuple[int, int], stride: Pair, padding: P
     """The adjoint of `sliding_windows`: ``windows`` (N, C, OH, OW, kh, kw) added back onto an
     image of ``size`` (H, W), each value onto the pixel it was read from; padding dropped.
 
-    So ``sum(fold_windows(g) * x) == sum(g * sliding_windows(x))`` for every x and g.
+    So ``sum(fold_windows(g) * x) == sum(g * sliding_windows(x))`` for every x and g. The
+    result is laid out channel by channel in memory (a (C, N, H, W) array seen as (N, C, H,
+    W)), the layout `im2col`'s products give, so that the additions run over long rows.
     """
     n, c, oh, ow, kh, kw = windows.shape
     (h, w), (sh, sw), (ph, pw) = size, stride, padding
-    out = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=windows.dtype)
+    out: Array = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=windows.dtype)
+    out = out.transpose(1, 0, 2, 3)
     for u in range(kh):  # one offset of the window at a time, every window at once
         for v in range(kw):
             out[:, :, u : u + sh * oh : sh, v : v + sw * ow : sw] += windows[..., u, v]
@@ -123,30 +129,62 @@ def fold_windows(windows: Array, size: tuple[int, int], stride: Pair, padding: P
 
 
 def im2col(x: Array, kernel: Pair, stride: Pair, padding: Pair) -> Array:
-    """The windows of ``x`` (N, C, H, W) as the rows of a matrix (N OH OW, C kh kw): row
-    ``(n, i, j)`` is window (i, j) of sample n, its columns ordered as a weight (C, kh, kw)."""
+    """The windows of ``x`` (N, C, H, W) as the columns of a matrix (C kh kw, N OH OW): column
+    ``(n, i, j)`` is window (i, j) of sample n, its rows ordered as a weight (C, kh, kw). So
+    ``weight.reshape(O, -1) @ im2col(x)`` is the convolution, (O, N OH OW).
+
+    (The classic im2col of one image, (C kh kw, OH OW), for a batch at once. Its rows are
+    long: copying the windows into it, and the products with it, run fast.)
+    """
     windows = sliding_windows(x, kernel, stride, padding)
     n, c, oh, ow, kh, kw = windows.shape
-    cols: Array = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+    cols: Array = windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)
     return cols
 
 
 def col2im(
     cols: Array, shape: tuple[int, int, int, int], kernel: Pair, stride: Pair, padding: Pair
 ) -> Array:
-    """The adjoint of `im2col`: rows (N OH OW, C kh kw) added back onto images of ``shape``
+    """The adjoint of `im2col`: columns (C kh kw, N OH OW) added back onto images of ``shape``
     (N, C, H, W)."""
     n, c, h, w = shape
     oh, ow = output_size((h, w), kernel, stride, padding)
-    windows = cols.reshape(n, oh, ow, c, *kernel).transpose(0, 3, 1, 2, 4, 5)
+    windows = cols.reshape(c, *kernel, n, oh, ow).transpose(3, 0, 4, 5, 1, 2)
     return fold_windows(windows, (h, w), stride, padding)
 
 
-def first_max_mask(windows: Array) -> Array:
-    """A boolean array shaped like ``windows`` (..., kh, kw), true at the first maximum of each
-    window in row-major order: where max-pooling sends the gradient (as PyTorch does)."""
-    *lead, kh, kw = windows.shape
-    flat = windows.reshape(*lead, kh * kw)
-    first = flat.argmax(axis=-1)[..., np.newaxis]
-    mask: Array = np.arange(kh * kw) == first
-    return mask.reshape(windows.shape)
+def window_max(windows: Array) -> Array:
+    """The maximum of each window (N, C, OH, OW, kh, kw): (N, C, OH, OW), NaN if the window
+    holds one (as PyTorch). One offset of the window at a time, over every window at once."""
+    kh, kw = windows.shape[4:]
+    best: Array = windows[..., 0, 0].copy(order="K")
+    for k in range(1, kh * kw):
+        np.maximum(best, windows[..., k // kw, k % kw], out=best)
+    return best
+
+
+def first_max_mask(windows: Array, maxima: Array) -> Array:
+    """A boolean array shaped like ``windows`` (N, C, OH, OW, kh, kw), true at the first
+    maximum of each window in row-major order (a NaN, if the window holds one), given the
+    ``maxima`` (`window_max`): where max-pooling sends the gradient, as PyTorch does."""
+    kh, kw = windows.shape[4:]
+    mask = np.empty((kh, kw, *maxima.shape), dtype=bool)  # each offset's block contiguous
+    taken = np.zeros(maxima.shape, dtype=bool)
+    for u in range(kh):
+        for v in range(kw):
+            value = windows[..., u, v]
+            hit = (value == maxima) | np.isnan(value)
+            np.greater(hit, taken, out=mask[u, v])  # hit and not taken
+            taken |= hit
+    in_place: Array = mask.transpose(2, 3, 4, 5, 0, 1)
+    return in_place
+
+
+def window_mean(windows: Array) -> Array:
+    """The mean of each window (N, C, OH, OW, kh, kw), summed one offset at a time."""
+    kh, kw = windows.shape[4:]
+    total: Array = windows[..., 0, 0].copy(order="K")
+    for k in range(1, kh * kw):
+        total += windows[..., k // kw, k % kw]
+    total /= kh * kw
+    return total

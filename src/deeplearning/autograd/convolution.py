@@ -6,7 +6,8 @@ other and any order of derivative follows:
 - `windows`: every window of an image batch, (N, C, H, W) -> (N, C, OH, OW, kh, kw);
 - `fold`: windows added back onto the pixels they were read from (the reverse shape).
 
-Then ``conv2d`` is a matrix product of the windows laid out as rows (im2col) with the weights,
+Then ``conv2d`` is a matrix product of the weights with the windows laid out as columns
+(im2col),
 ``avg_pool2d`` is the mean over each window, and ``max_pool2d`` is an operation of its own
 whose backward sends each window's gradient to its first maximum, through `fold`.
 """
@@ -25,8 +26,9 @@ from ..convolution import (
     output_size,
     pool_window,
     sliding_windows,
+    window_max,
 )
-from .ops import _lift, _operand, _run, linear, mean, reshape, transpose
+from .ops import _lift, _operand, _run, mean, reshape, transpose
 from .tensor import Function, Grad, Operand, Tensor
 
 
@@ -68,12 +70,12 @@ class MaxPool2d(Function):
         self.kernel, self.stride, self.padding = kernel, stride, padding
 
     def forward(self, x: Array) -> Array:
-        y: Array = self._windows(x).max(axis=(4, 5))
-        return y
+        return self.save_output(window_max(self._windows(x)))
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
         x = self.saved_inputs()[0]
-        mask = first_max_mask(self._windows(x.data))
+        assert self._output is not None
+        mask = first_max_mask(self._windows(x.data), self._output)
         spread = reshape(gy, (*gy.shape, 1, 1)) * mask
         return (fold(spread, (x.shape[2], x.shape[3]), self.stride, self.padding),)
 
@@ -103,8 +105,8 @@ def conv2d(
     """2-D convolution (cross-correlation) of images x (N, C, H, W) with ``weight``
     (O, C, kh, kw) and ``bias`` (O,): y (N, O, OH, OW), as ``torch.nn.functional.conv2d``.
 
-    ``y = im2col(x) @ weight.reshape(O, -1).T + bias``, rows reshaped to images: the windows
-    as rows (`windows`, transposed and reshaped), one `linear` operation, and a reshape.
+    ``y = weight.reshape(O, -1) @ im2col(x) + bias``, seen as images: the windows as columns
+    (`windows`, transposed and reshaped), a matrix product, the bias, and a reshape.
     """
     x = _images(x)
     weight = _operand(weight, x)
@@ -119,10 +121,12 @@ def conv2d(
     n, _, h, w = x.shape
     oh, ow = output_size((h, w), (kh, kw), step, pad)
     cols = reshape(
-        transpose(windows(x, (kh, kw), step, pad), (0, 2, 3, 1, 4, 5)), (n * oh * ow, -1)
+        transpose(windows(x, (kh, kw), step, pad), (1, 4, 5, 0, 2, 3)), (-1, n * oh * ow)
     )
-    rows = linear(cols, transpose(reshape(weight, (out_channels, -1))), bias)
-    return transpose(reshape(rows, (n, oh, ow, out_channels)), (0, 3, 1, 2))
+    y = reshape(weight, (out_channels, -1)) @ cols
+    if bias is not None:
+        y = y + reshape(_operand(bias, x), (out_channels, 1))
+    return transpose(reshape(y, (out_channels, n, oh, ow)), (1, 0, 2, 3))
 
 
 def max_pool2d(
