@@ -23,6 +23,7 @@ import numpy as np
 from .atomic import atomic_write
 from .bench import run_benchmark
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .cnn_bench import run_cnn_benchmark
 from .datasets import DATASETS, dataset_info, load_mnist
 from .metrics import confusion_matrix, predict
 from .plots import plot_training, require_matplotlib
@@ -91,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="seconds per epoch here and in PyTorch")
     bench.add_argument("--repeats", type=int, default=5, help="epochs timed per workload")
     bench.add_argument("--samples", type=int, default=60_000, help="synthetic samples per epoch")
+    bench.add_argument(
+        "--cnn", action="store_true", help="the cnn workload (LeNet5) instead of the MLP ones"
+    )
     return parser
 
 
@@ -102,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
-        result = run_benchmark(args.repeats, samples=args.samples)
-        print(result.report())
+        bench = run_cnn_benchmark if args.cnn else run_benchmark
+        print(bench(args.repeats, samples=args.samples).report())
         return 0
     except (OSError, ValueError, ImportError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)

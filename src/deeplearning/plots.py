@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._types import Array, PathLike
+from .conv_layers import Conv2dBase
 from .metrics import confusion_matrix
 from .module import Module
 from .train import EpochStats
@@ -40,27 +41,58 @@ def plot_training(
     predictions: Array,
     classes: Sequence[str],
 ) -> None:
-    """Save a PNG with four panels.
+    """Save a PNG with four panels (six for a convolutional network).
 
     1. learning curves: train loss, train and test accuracy per epoch;
     2. the test confusion matrix;
-    3. the first Linear layer's weights, one 28x28 tile per hidden unit (the first 32);
-    4. up to 12 misclassified test images, with true and predicted labels.
+    3. the first layer's weights: for an MLP, the first Linear's, one 28x28 tile per hidden
+       unit (the first 32); for a CNN, the first convolution's filters;
+    4. up to 12 misclassified test images, with true and predicted labels;
+    5. (a CNN) the feature maps of the first test image after each convolution.
 
-    ``predictions`` are the model's labels for ``x_test``; ``x_test`` has 784 features.
+    ``predictions`` are the model's labels for ``x_test``; ``x_test`` holds 784 features or
+    (C, 28, 28) images.
     """
     plt = require_matplotlib()
-    figure = plt.figure(figsize=(14, 10), layout="constrained")
-    panels = figure.subfigures(2, 2)
+    layers = getattr(model, "layers", [])  # a Sequential's: LeNet5, MLP
+    convolutions = [layer for layer in layers if isinstance(layer, Conv2dBase)]
+    rows = 3 if convolutions else 2
+    figure = plt.figure(figsize=(14, 5 * rows), layout="constrained")
+    panels = figure.subfigures(rows, 2, height_ratios=[1] * rows)
     _curves(panels[0, 0], history)
     _confusion(panels[0, 1], confusion_matrix(y_test, predictions, len(classes)), classes)
-    first = next(p for _, p in model.named_parameters() if p.ndim == 2)  # the first W
-    _tiles(panels[1, 0], first.data.T[:32], "first-layer weights (hidden units 1-32)", cmap="RdBu")
+    if convolutions:
+        filters = convolutions[0].weight.data[:32, 0]  # (O, kh, kw): each filter's first channel
+        _tiles(panels[1, 0], filters, "first convolution's filters", cmap="RdBu")
+    else:
+        first = next(p for _, p in model.named_parameters() if p.ndim == 2)  # the first W
+        units = first.data.T[:32]
+        _tiles(panels[1, 0], units, "first-layer weights (hidden units 1-32)", cmap="RdBu")
     wrong = np.flatnonzero(predictions != y_test)[:12]
     titles = [f"true {classes[y_test[i]]}, said {classes[predictions[i]]}" for i in wrong]
     _tiles(panels[1, 1], x_test[wrong], "misclassified test images", cmap="gray_r", titles=titles)
+    if convolutions:
+        maps = feature_maps(model, x_test[0])
+        for panel, (k, image_maps) in zip(panels[2], enumerate(maps[:2], 1)):
+            _tiles(panel, image_maps[:16], f"test image 0 after convolution {k}", cmap="viridis")
     figure.savefig(path, dpi=80)
     plt.close(figure)
+
+
+def feature_maps(model: Module, image: Array) -> list[Array]:
+    """The output (C, OH, OW) of each convolution of a `Sequential` model (its ``layers``) for
+    one ``image``, on either path: the layers run one by one, in evaluation mode."""
+    was_training = model.training
+    model.eval()
+    maps, x = [], image[np.newaxis]
+    try:
+        for layer in getattr(model, "layers", []):
+            x = layer.infer(x)
+            if isinstance(layer, Conv2dBase):
+                maps.append(x[0])
+    finally:
+        model.train(was_training)
+    return maps
 
 
 def _curves(panel: Any, history: Sequence[EpochStats]) -> None:
@@ -96,7 +128,7 @@ def _tiles(panel: Any, images: Array, title: str, cmap: str, titles: Sequence[st
     for k, axes in enumerate(grid.flat):
         axes.axis("off")
         if k < len(images):
-            image = images[k].reshape(28, 28)
+            image = images[k].reshape(images[k].shape[-2:] if images[k].ndim > 1 else (28, 28))
             limit = float(np.abs(image).max()) or 1.0
             low = -limit if cmap == "RdBu" else 0.0
             axes.imshow(image, cmap=cmap, vmin=low, vmax=limit)

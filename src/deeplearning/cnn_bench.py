@@ -1,0 +1,199 @@
+"""The ``cnn`` benchmark (``python -m deeplearning bench --cnn``): LeNet5 here and in PyTorch.
+
+Both train the same network (`LeNet5`; PyTorch's twin below) with SGD (lr 0.05, momentum 0.9)
+on shuffled batches of 64 of synthetic MNIST-shaped images (N, 1, 28, 28) held in memory.
+Epochs alternate between the libraries under two thread settings: one thread each, and each
+library's default (this one runs BLAS on `DEFAULT_BLAS_THREADS`, as `fit` does; PyTorch on all
+cores). Then one more epoch here is profiled, to say where the time goes (im2col, the matrix
+products, col2im, pooling, the rest), and one is traced for the peak memory it allocates.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import importlib
+import pstats
+import statistics
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import convolution
+from ._types import Array
+from .bench import WARMUP_BATCHES, Epoch, _listed, _torch_version
+from .conv_layers import AvgPool2d, Conv2d, MaxPool2d
+from .datasets import minibatches
+from .lenet import LeNet5
+from .neural_net import Linear
+from .optim import SGD
+from .train import DEFAULT_BLAS_THREADS, blas_threads
+
+SPLIT: dict[str, list[Callable[..., Any]]] = {
+    "im2col": [convolution.im2col],
+    "col2im": [convolution.col2im],
+    "pooling": [MaxPool2d.forward, MaxPool2d.backward, AvgPool2d.forward, AvgPool2d.backward],
+}
+"""The kernels whose whole time (their calls included) makes each part of the split."""
+PRODUCTS: list[Callable[..., Any]] = [
+    Conv2d.forward, Conv2d._columns, Conv2d.backward,
+    Linear.forward, Linear.backward_params, Linear.backward,
+]  # fmt: skip
+"""The methods whose own time (their calls excluded) is the matrix products they run."""
+
+
+@dataclass
+class CnnResult:
+    """Seconds per epoch by thread setting and library, and where this library's time goes."""
+
+    samples: int
+    torch_version: str | None
+    torch_threads: int = 0
+    numpy: dict[str, list[float]] = field(default_factory=dict)
+    torch: dict[str, list[float]] = field(default_factory=dict)
+    split: dict[str, float] = field(default_factory=dict)
+    peak_bytes: int = 0
+
+    def report(self) -> str:
+        threads = f"BLAS threads here: 1 and {DEFAULT_BLAS_THREADS}"
+        if self.torch_version:
+            threads += f"; PyTorch {self.torch_version}: 1 and {self.torch_threads}"
+        lines = [
+            f"cnn: LeNet5, SGD with momentum, batch 64, {self.samples:,} images per epoch "
+            f"({threads}); median seconds per epoch:"
+        ]
+        for setting, ours in self.numpy.items():
+            line = f"  {setting:<24} deeplearning {statistics.median(ours):.3f} s"
+            runs = f"    runs: deeplearning {_listed(ours)}"
+            if setting in self.torch:
+                theirs = self.torch[setting]
+                ratio = statistics.median(ours) / statistics.median(theirs)
+                line += f"   PyTorch {statistics.median(theirs):.3f} s   ratio {ratio:.2f}x"
+                runs += f"; PyTorch {_listed(theirs)}"
+            lines += [line, runs]
+        if not self.torch_version:
+            lines.append('PyTorch is not installed: python -m pip install "deeplearning[torch]"')
+        total = sum(self.split.values())
+        parts = ", ".join(
+            f"{name} {seconds:.2f} s ({seconds / total:.0%})"
+            for name, seconds in self.split.items()
+        )
+        lines.append(f"  where an epoch's {total:.2f} s go here (profiled, one thread): {parts}")
+        lines.append(
+            f"  peak memory a training epoch allocates here: {self.peak_bytes / 2**20:.1f} MiB"
+        )
+        return "\n".join(lines)
+
+
+def run_cnn_benchmark(repeats: int = 3, samples: int = 60_000, seed: int = 0) -> CnnResult:
+    """Time ``repeats`` epochs of LeNet5 in each library and thread setting, alternating; then
+    profile one epoch here and trace the memory of another."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((samples, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, samples)
+    ours, theirs = _numpy_lenet(x, y, seed), _torch_lenet(x, y, seed)
+    result = CnnResult(samples, _torch_version())
+    torch: Any = importlib.import_module("torch") if theirs is not None else None
+    if torch is not None:
+        result.torch_threads = torch.get_num_threads()
+    # (this library's BLAS threads, PyTorch's threads) for each setting
+    settings = {
+        "one thread each": (1, 1),
+        "each library's default": (DEFAULT_BLAS_THREADS, result.torch_threads),
+    }
+    for epoch in (ours, theirs):
+        if epoch is not None:
+            epoch(True)
+    for _ in range(repeats):
+        for setting, (our_threads, their_threads) in settings.items():
+            with blas_threads(our_threads):
+                result.numpy.setdefault(setting, []).append(_timed(ours))
+            if theirs is not None:
+                torch.set_num_threads(their_threads)
+                result.torch.setdefault(setting, []).append(_timed(theirs))
+    if torch is not None:
+        torch.set_num_threads(result.torch_threads)
+    with blas_threads(1):
+        result.split = _split(ours)
+        result.peak_bytes = _peak_bytes(ours)
+    return result
+
+
+def _timed(epoch: Epoch) -> float:
+    start = time.perf_counter()
+    epoch(False)
+    return time.perf_counter() - start
+
+
+def _split(epoch: Epoch) -> dict[str, float]:
+    """Seconds of one profiled epoch: in each part of `SPLIT`, the matrix products, the rest."""
+    profile = cProfile.Profile()
+    profile.runcall(epoch, False)
+    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    total = sum(own for _, _, own, _, _ in stats.values())
+
+    def times(functions: list[Callable[..., Any]], which: int) -> float:
+        keys = {(f.__code__.co_filename, f.__code__.co_firstlineno, f.__name__) for f in functions}
+        return sum(float(entry[which]) for key, entry in stats.items() if key in keys)
+
+    split = {name: times(functions, 3) for name, functions in SPLIT.items()}  # with calls
+    split = {"im2col": split["im2col"], "matrix products": times(PRODUCTS, 2), **split}
+    split["the rest"] = total - sum(split.values())
+    return split
+
+
+def _peak_bytes(epoch: Epoch) -> int:
+    """The most memory that one epoch held at once, beyond what existed before it."""
+    tracemalloc.start()
+    try:
+        epoch(False)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _numpy_lenet(x: Array, y: Array, seed: int) -> Epoch:
+    model, shuffle = LeNet5(rng=seed), np.random.default_rng(seed)
+    optimizer = SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def epoch(warmup: bool) -> None:
+        n = WARMUP_BATCHES * 64 if warmup else len(x)
+        for x_batch, y_batch in minibatches(x[:n], y[:n], 64, rng=shuffle):
+            model.batch_gradients(x_batch, y_batch)  # returns the loss, read as a float
+            optimizer.step()
+
+    return epoch
+
+
+def _torch_lenet(x: Array, y: Array, seed: int) -> Epoch | None:
+    """The same epoch in PyTorch, or None without it."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(seed)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )  # fmt: skip
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    shuffle = torch.Generator().manual_seed(seed)
+
+    def epoch(warmup: bool) -> None:
+        n = min(WARMUP_BATCHES * 64, len(tx)) if warmup else len(tx)
+        order = torch.randperm(n, generator=shuffle)
+        for start in range(0, n, 64):
+            index = order[start : start + 64]
+            loss = loss_fn(model(tx[index]), ty[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss.item()
+
+    return epoch
