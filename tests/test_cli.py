@@ -250,3 +250,34 @@ def test_the_readme_mlp_recipe_reaches_98_4_percent(mnist_root: Path, tmp_path: 
     args = ["train", "--quiet", "--data-dir", str(mnist_root), "--json", str(metrics)]
     assert main([*args, *recipe]) == 0
     assert json.loads(metrics.read_text())[-1]["test_acc"] >= 0.984
+
+
+@pytest.mark.parametrize("engine", ["layers", "autograd"])
+def test_lenet5_trains_resumes_and_evaluates_on_images(
+    engine: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save, plot = tmp_path / "cnn_{epoch}.npz", tmp_path / "cnn.png"
+    recipe = ["--model", "lenet5", "--batchnorm", "--dropout", "0.1", "--engine", engine]
+    assert train(data_dir, *recipe, "--save", str(save)) == 0
+    out = capsys.readouterr().out
+    assert "(0): Conv2d(1, 6, kernel_size=(5, 5)" in out and "BatchNorm2d(6" in out
+    # resuming after epoch 1 gives epoch 2 of the whole run, bit for bit
+    resumed = tmp_path / "resumed.npz"
+    args = ["--resume", str(tmp_path / "cnn_1.npz"), "--save", str(resumed), "--plot", str(plot)]
+    assert train(data_dir, *args) == 0
+    assert plot.stat().st_size > 0
+    whole = read_checkpoint(tmp_path / "cnn_2.npz")[1]
+    for name, value in read_checkpoint(resumed)[1].items():
+        np.testing.assert_array_equal(value, whole[name], err_msg=name)
+    capsys.readouterr()
+    assert main(["evaluate", str(resumed), "--data-dir", str(data_dir)]) == 0
+    assert "test accuracy:" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_readme_cnn_recipe_reaches_99_2_percent(mnist_root: Path, tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.json"
+    recipe = ["--model", "lenet5", "--batchnorm", "--dropout", "0.1", "--weight-decay", "5e-4"]
+    args = ["train", "--quiet", "--data-dir", str(mnist_root), "--json", str(metrics)]
+    assert main([*args, *recipe]) == 0
+    assert json.loads(metrics.read_text())[-1]["test_acc"] >= 0.992

@@ -16,15 +16,21 @@ import pytest
 
 from deeplearning import (
     MLP,
+    AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
     CrossEntropyLoss,
     Dropout,
+    Flatten,
     Layer,
     LeakyReLU,
     Linear,
     LogSoftmax,
+    MaxPool2d,
     MSELoss,
     ReLU,
+    Sequential,
     Sigmoid,
     Softmax,
     Tanh,
@@ -50,12 +56,20 @@ def _data(*shape: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-def _layer(make: Callable[[], Layer], *shape: int) -> Callable[[], dict[str, float]]:
+def _distinct(*shape: int, seed: int = 0) -> np.ndarray:
+    """Values 0.01 apart in a random order: no two tie, nor come within a nudge of central
+    differences of each other, so that each maximum stays where it is."""
+    return np.random.default_rng(seed).permutation(int(np.prod(shape))).reshape(shape) * 0.01 - 1
+
+
+def _layer(
+    make: Callable[[], Layer], *shape: int, data: Callable[..., np.ndarray] = _data
+) -> Callable[[], dict[str, float]]:
     """Check a layer's input gradient and each parameter's (``W`` -> ``dL_dW``, ``fc1.W`` ->
-    ``fc1.dL_dW``), with a random upstream gradient."""
+    ``fc1.dL_dW``), with a random upstream gradient, on an input ``data(*shape)``."""
 
     def run() -> dict[str, float]:
-        errors = check_layer(make(), _data(*shape), rng=1)
+        errors = check_layer(make(), data(*shape), rng=1)
         return {_gradient_name(name): error for name, error in errors.items()}
 
     return run
@@ -77,9 +91,10 @@ class FixedMaskDropout(Dropout):
         return super().forward(x)
 
 
-def _eval_mode(layer: Layer, features: int) -> Layer:
-    """``layer`` in evaluation mode, after a training batch has set its running statistics."""
-    layer.forward(_data(16, features, seed=5) * 2 + 1)
+def _eval_mode(layer: Layer, features: int, *image: int) -> Layer:
+    """``layer`` in evaluation mode, after a training batch (of ``image``-sized images, if
+    given) has set its running statistics."""
+    layer.forward(_data(16, features, *image, seed=5) * 2 + 1)
     return layer.eval()
 
 
@@ -115,6 +130,35 @@ CASES = [
     ),
     Case("Dropout layer (training mode, fixed mask)", _layer(lambda: FixedMaskDropout(0.4), 5, 6)),
     Case(
+        "Conv2d layer (3x2 kernel, stride 2x1, padding 1x2)",
+        _layer(lambda: Conv2d(2, 3, (3, 2), (2, 1), (1, 2), rng=0, dtype=np.float64), 2, 2, 5, 6),
+    ),
+    Case(
+        "Conv2d layer (no bias, kernel the input's size)",
+        _layer(lambda: Conv2d(3, 2, 4, bias=False, rng=0, dtype=np.float64), 2, 3, 4, 4),
+    ),
+    Case(
+        "MaxPool2d layer (overlapping 3x2 windows, padding 1, no ties)",
+        _layer(lambda: MaxPool2d((3, 2), 1, 1), 2, 2, 5, 4, data=_distinct),
+    ),
+    Case(
+        "MaxPool2d layer (2x2 windows that leave a row and a column out, no ties)",
+        _layer(lambda: MaxPool2d(2), 2, 3, 5, 7, data=_distinct),
+    ),
+    Case(
+        "AvgPool2d layer (3x3 windows, stride 2, padding 1)",
+        _layer(lambda: AvgPool2d(3, 2, 1), 2, 2, 5, 6),
+    ),
+    Case(
+        "BatchNorm2d layer (training mode)",
+        _layer(lambda: BatchNorm2d(3, dtype=np.float64), 2, 3, 3, 4),
+    ),
+    Case(
+        "BatchNorm2d layer (evaluation mode)",
+        _layer(lambda: _eval_mode(BatchNorm2d(3, dtype=np.float64), 3, 3, 4), 2, 3, 3, 4),
+    ),
+    Case("Flatten layer", _layer(Flatten, 3, 2, 3, 4)),
+    Case(
         "CrossEntropyLoss (class labels)",
         _loss(CrossEntropyLoss, _data(5, 4), np.array([0, 3, 1, 1, 2])),
     ),
@@ -139,17 +183,39 @@ CASES = [
             lambda: _eval_mode(MLP([7, 6, 5, 3], batchnorm=True, rng=0, dtype=np.float64), 7), 6, 7
         ),
     ),
+    Case(
+        "small LeNet: Conv2d, Tanh, MaxPool2d, Conv2d, AvgPool2d, Flatten, Linear (whole model)",
+        _layer(
+            lambda: Sequential(
+                Conv2d(1, 3, 3, padding=1, rng=0, dtype=np.float64),
+                Tanh(),
+                MaxPool2d(2),
+                Conv2d(3, 4, 2, rng=1, dtype=np.float64),
+                AvgPool2d(2, 1, 1),
+                Flatten(),
+                Linear(4 * 3 * 3, 5, rng=2, dtype=np.float64),
+            ),
+            2,
+            1,
+            6,
+            6,
+            data=_distinct,
+        ),
+    ),
 ]
 
 
 def _engine(
-    fn: Callable[..., Tensor], *shapes: tuple[int, ...], positive: bool = False
+    fn: Callable[..., Tensor],
+    *shapes: tuple[int, ...],
+    positive: bool = False,
+    data: Callable[..., np.ndarray] = _data,
 ) -> Callable[[], dict[str, float]]:
     """Check an engine function's gradient (first order) and its gradient's gradient (second
-    order, through a recorded backward pass) for each input."""
+    order, through a recorded backward pass) for each input (drawn by ``data``)."""
 
     def run() -> dict[str, float]:
-        inputs = [_data(*shape, seed=i) for i, shape in enumerate(shapes)]
+        inputs = [data(*shape, seed=i) for i, shape in enumerate(shapes)]
         if positive:
             inputs = [np.abs(x) + 0.5 for x in inputs]
         first, second = gradcheck(fn, inputs), gradgradcheck(fn, inputs)
@@ -199,6 +265,23 @@ ENGINE_CASES = [
             (3,),
             (3,),
         ),
+    ),
+    Case(
+        "autograd: tanh(conv2d) (3x2 kernel, stride 2x1, padding 1x2, bias)",
+        _engine(
+            lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2)).tanh(),
+            (2, 2, 5, 4),
+            (3, 2, 3, 2),
+            (3,),
+        ),
+    ),
+    Case(
+        "autograd: max_pool2d ** 2 (overlapping 3x2 windows, padding 1, no ties)",
+        _engine(lambda x: F.max_pool2d(x, (3, 2), 1, 1) ** 2, (2, 2, 5, 4), data=_distinct),
+    ),
+    Case(
+        "autograd: avg_pool2d ** 2 (3x3 windows, stride 2, padding 1)",
+        _engine(lambda x: F.avg_pool2d(x, 3, 2, 1) ** 2, (2, 2, 5, 6)),
     ),
 ]
 

@@ -8,6 +8,8 @@ in `regularization`, beside `BatchNorm1d`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import DTypeLike
 
@@ -248,13 +250,13 @@ class Flatten(Layer):
 
     def forward(self, x: Array) -> Array:
         x = np.asarray(x)
-        if x.ndim < 1:
-            raise ValueError("Flatten expected a batch (N, ...), got a scalar")
+        if x.ndim < 2:
+            raise ValueError(f"Flatten expected a batch of samples (N, ...) but got {x.shape}")
         self._shape = x.shape
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), math.prod(x.shape[1:]))
 
     def backward(self, dout: Array) -> Array:
         shape = self._saved(self._shape)
         dout = np.asarray(dout)
-        self._check_dout(dout, (shape[0], int(np.prod(shape[1:], dtype=np.int64))))
+        self._check_dout(dout, (shape[0], math.prod(shape[1:])))
         return dout.reshape(shape)

@@ -36,9 +36,10 @@ Pair = tuple[int, int]
 def as_pair(value: int | tuple[int, int], name: str, smallest: int) -> Pair:
     """``value`` (an int, or a pair of ints for height and width) as a pair, each at least
     ``smallest``; otherwise a ValueError naming ``name``."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    pair = (value, value) if isinstance(value, (int, np.integer)) else value
     if (
-        len(pair) != 2
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
         or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)
         or min(pair) < smallest
     ):
@@ -165,8 +166,11 @@ def window_max(windows: Array) -> Array:
 
 def first_max_mask(windows: Array, maxima: Array) -> Array:
     """A boolean array shaped like ``windows`` (N, C, OH, OW, kh, kw), true at the first
-    maximum of each window in row-major order (a NaN, if the window holds one), given the
-    ``maxima`` (`window_max`): where max-pooling sends the gradient, as PyTorch does."""
+    maximum of each window in row-major order (its first NaN, if it holds any), given the
+    ``maxima`` (`window_max`): where max-pooling sends the gradient, as PyTorch does, but in
+    two corner cases. PyTorch sends it to a window's last NaN rather than its first, and, in
+    a window whose pixels are all -inf, to its first pixel, where this sends it to the
+    window's first position even when that is padding (so the gradient is dropped)."""
     kh, kw = windows.shape[4:]
     mask = np.empty((kh, kw, *maxima.shape), dtype=bool)  # each offset's block contiguous
     taken = np.zeros(maxima.shape, dtype=bool)

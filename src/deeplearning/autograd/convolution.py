@@ -29,7 +29,7 @@ from ..convolution import (
     window_max,
 )
 from .ops import _lift, _operand, _run, mean, reshape, transpose
-from .tensor import Function, Grad, Operand, Tensor
+from .tensor import Function, Grad, Operand, Tensor, as_array
 
 
 class Windows(Function):
@@ -108,7 +108,7 @@ def conv2d(
     ``y = weight.reshape(O, -1) @ im2col(x) + bias``, seen as images: the windows as columns
     (`windows`, transposed and reshaped), a matrix product, the bias, and a reshape.
     """
-    x = _images(x)
+    x = _lift(x if isinstance(x, Tensor) else as_array(x))
     weight = _operand(weight, x)
     if weight.ndim != 4:
         raise ValueError(
@@ -120,9 +120,8 @@ def conv2d(
     step, pad = as_pair(stride, "stride", 1), as_pair(padding, "padding", 0)
     n, _, h, w = x.shape
     oh, ow = output_size((h, w), (kh, kw), step, pad)
-    cols = reshape(
-        transpose(windows(x, (kh, kw), step, pad), (1, 4, 5, 0, 2, 3)), (-1, n * oh * ow)
-    )
+    columns = (in_channels * kh * kw, n * oh * ow)
+    cols = reshape(transpose(windows(x, (kh, kw), step, pad), (1, 4, 5, 0, 2, 3)), columns)
     y = reshape(weight, (out_channels, -1)) @ cols
     if bias is not None:
         y = y + reshape(_operand(bias, x), (out_channels, 1))
@@ -146,7 +145,9 @@ def avg_pool2d(
 
 
 def _images(x: Operand) -> Tensor:
-    x = _lift(x)
+    """``x`` as it is if a tensor or a floating array (a first-order backward pass hands the
+    engine arrays), else as a float32 array; refused unless it is images (N, C, H, W)."""
+    x = _lift(x if isinstance(x, Tensor) else as_array(x))
     if x.ndim != 4:
         raise ValueError(f"expected images of shape (N, C, H, W) but got {x.shape}")
     return x
