@@ -153,6 +153,32 @@ def test_bench_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "PyTorch is not installed" in result.report()
 
 
+def test_bench_cnn_reports_both_thread_settings_the_split_and_memory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "--cnn", "--repeats", "1", "--samples", "192"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("cnn: LeNet5, SGD with momentum, batch 64, 192 images per epoch")
+    assert lines[1].lstrip().startswith("one thread each          deeplearning")
+    assert lines[3].lstrip().startswith("each library's default   deeplearning")
+    split = next(line for line in lines if "go here (profiled, one thread)" in line)
+    for part in ("im2col", "matrix products", "col2im", "pooling", "the rest"):
+        assert f"{part} " in split, part
+    assert lines[-1].lstrip().startswith("peak memory a training epoch allocates here:")
+
+
+def test_bench_cnn_split_adds_up_and_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deeplearning.cnn_bench import run_cnn_benchmark
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = run_cnn_benchmark(repeats=1, samples=128)
+    assert result.torch == {} and "PyTorch is not installed" in result.report()
+    assert all(seconds >= 0 for name, seconds in result.split.items() if name != "the rest")
+    assert result.split["matrix products"] > 0 and result.split["im2col"] > 0
+    # a batch of 64: im2col's 5 MB, the activations and their gradients; far below 100 MB
+    assert 5 * 2**20 < result.peak_bytes < 100 * 2**20
+
+
 def test_format_confusion_aligns_columns() -> None:
     table = format_confusion(np.array([[5, 0], [1, 12345]]), ["cat", "dog"])
     assert table.splitlines() == [
