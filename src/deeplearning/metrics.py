@@ -12,7 +12,8 @@ from .module import Module
 def predict(model: Module, x: ArrayLike, batch_size: int = 1000) -> Array:
     """Predicted labels (N,), int64: the argmax of the logits, computed in evaluation mode
     (Dropout off, BatchNorm on its running statistics) and in batches to bound memory (for
-    LeNet5, a batch of 1000 takes a 78 MB im2col), on either path (`Module.infer`). The model's mode is restored afterwards."""
+    LeNet5, a batch of 1000 takes a 78 MB im2col), on either path (`Module.infer`). The
+    model's mode is restored afterwards."""
     x = np.asarray(x)
     was_training = model.training
     model.eval()
