@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import subprocess
 import sys
@@ -289,9 +290,10 @@ def test_lenet5_trains_resumes_and_evaluates_on_images(
     assert "(0): Conv2d(1, 6, kernel_size=(5, 5)" in out and "BatchNorm2d(6" in out
     # resuming after epoch 1 gives epoch 2 of the whole run, bit for bit
     resumed = tmp_path / "resumed.npz"
-    args = ["--resume", str(tmp_path / "cnn_1.npz"), "--save", str(resumed), "--plot", str(plot)]
-    assert train(data_dir, *args) == 0
-    assert plot.stat().st_size > 0
+    args = ["--resume", str(tmp_path / "cnn_1.npz"), "--save", str(resumed)]
+    plots = importlib.util.find_spec("matplotlib") is not None  # the filters and feature maps
+    assert train(data_dir, *args, *(["--plot", str(plot)] if plots else [])) == 0
+    assert plot.stat().st_size > 0 if plots else not plot.exists()
     whole = read_checkpoint(tmp_path / "cnn_2.npz")[1]
     for name, value in read_checkpoint(resumed)[1].items():
         np.testing.assert_array_equal(value, whole[name], err_msg=name)
