@@ -245,21 +245,6 @@ def test_resume_continues_exactly(data_dir: Path, tmp_path: Path, extra: list[st
         )
 
 
-def test_bad_recipes_are_one_line_errors(
-    data_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert train(data_dir, "--batchnorm") == 1
-    assert "TwoLayerMLP has no BatchNorm" in capsys.readouterr().err
-    assert train(data_dir, "--model", "784-x-10") == 1
-    assert "--model must be 'two-layer', 'lenet5' or sizes joined by '-'" in capsys.readouterr().err
-    assert train(data_dir, "--model", "700-10") == 1
-    assert "has 784 features and 10 classes" in capsys.readouterr().err
-    assert train(data_dir, "--optimizer", "adam", "--momentum", "0.9") == 1
-    assert "--momentum applies to sgd and rmsprop" in capsys.readouterr().err
-    assert train(data_dir, "--warmup", "2") == 1
-    assert "warm-up must last 0 to 1 epochs" in capsys.readouterr().err
-
-
 def test_only_training_checkpoints_resume(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

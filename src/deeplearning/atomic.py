@@ -1,8 +1,23 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never half of one."""
+"""Safe file writes: a reader sees the old file or the whole new one, never half of one, and
+nothing but a regular file is ever replaced.
+
+The rules, for every file the library writes (checkpoints, JSON, plots, downloads):
+
+- the new content goes to a temporary file beside the target (``.name.xxxx.tmp``), renamed
+  over the target only once it is complete; a temporary file that a killed run left behind
+  is removed by the next write of the same target;
+- a target that exists must be a regular file: a folder, device, FIFO or socket is refused
+  (`check_writable`, which the command line calls before training starts);
+- a symbolic link is written through: the file it points to is replaced, the link stays;
+- the file gets the permissions a new file gets from the user's umask (``0o666 & ~umask``),
+  or keeps its own when it is replaced.
+"""
 
 from __future__ import annotations
 
+import glob
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,19 +27,58 @@ from typing import IO, Any
 from ._types import PathLike
 
 
+def check_writable(path: PathLike, what: str = "output") -> Path:
+    """The path a write of ``path`` will replace (symbolic links resolved), or an OSError that
+    says why it cannot be written: its folder is missing or not writable, or it exists and is
+    not a regular file."""
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        kind = "a folder" if target.is_dir() else _kind(target)
+        raise OSError(f"the {what} {path} is {kind}, not a regular file: give a file name")
+    folder = target.parent
+    if not folder.is_dir():
+        raise OSError(f"the folder of the {what} {path} does not exist: create {folder} first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OSError(f"the folder of the {what} {path} is not writable: {folder}")
+    return target
+
+
+def _kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    for test, name in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 @contextmanager
 def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it over ``path`` if the block succeeds.
 
     If the block raises, the temporary file is removed and ``path`` is left as it was. The
-    rename is atomic because the temporary file is in the same folder (same file system).
+    rename is atomic because the temporary file is in the same folder (same file system). See
+    the module docstring for links, permissions and what may be replaced.
     """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    target = check_writable(path)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)  # left by a write that was killed
+    permissions = stat.S_IMODE(target.stat().st_mode) if target.exists() else _new_file_mode()
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
     try:
+        os.chmod(temporary, permissions)
         with os.fdopen(handle, mode) as stream:
             yield stream
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def _new_file_mode() -> int:
+    """``0o666`` less the process's umask: what ``open(path, "w")`` would give a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

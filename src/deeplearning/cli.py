@@ -14,24 +14,84 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
+import string
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
-from .atomic import atomic_write
+from .atomic import atomic_write, check_writable
 from .bench import run_benchmark
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .cnn_bench import run_cnn_benchmark
 from .datasets import DATASETS, dataset_info, load_mnist
 from .metrics import confusion_matrix, predict
 from .plots import plot_training, require_matplotlib
-from .recipe import ENGINES, IMAGE_MODELS, OPTIMIZERS, SCHEDULERS, Recipe
+from .recipe import (
+    ENGINES,
+    IMAGE_MODELS,
+    OPTIMIZERS,
+    SCHEDULERS,
+    WARMUP_START_FACTOR,
+    Recipe,
+)
 from .schedules import LRScheduler
 from .train import EpochStats, TrainingDivergedError, fit
 
 RECIPE_FIELDS = {field.name for field in dataclasses.fields(Recipe)}
+
+
+def _count(smallest: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``smallest``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < smallest:
+            raise argparse.ArgumentTypeError(f"must be at least {smallest}, got {value}")
+        return value
+
+    return parse
+
+
+def _real(low: float, high: float = math.inf, *, low_allowed: bool, high_allowed: bool = False
+          ) -> Callable[[str], float]:  # fmt: skip
+    """An argparse type: a finite number in the interval from ``low`` to ``high`` (each end
+    included or not, as said)."""
+    left, right = "[" if low_allowed else "(", "]" if high_allowed else ")"
+    interval = f"{left}{low:g}, {high:g}{right}".replace("inf)", "infinity)")
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        inside = (value > low or (low_allowed and value == low)) and (
+            value < high or (high_allowed and value == high)
+        )
+        if not math.isfinite(value) or not inside:
+            raise argparse.ArgumentTypeError(f"must be a number in {interval}, got {text}")
+        return value
+
+    return parse
+
+
+def _model(text: str) -> str:
+    """An argparse type: 'two-layer', an image model's name, or MLP sizes like 784-256-10."""
+    if text == "two-layer" or text in IMAGE_MODELS:
+        return text
+    sizes = text.split("-")
+    if len(sizes) < 2 or not all(size.isdigit() and int(size) > 0 for size in sizes):
+        raise argparse.ArgumentTypeError(
+            f"expected 'two-layer', {', '.join(map(repr, IMAGE_MODELS))} or two or more "
+            f"positive sizes joined by '-', like 784-256-10; got {text!r}"
+        )
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,10 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a network. Options left out take the recipe defaults shown (or, "
         "with --resume, the values saved in the checkpoint).",
     )
+    train.set_defaults(command_parser=train)
     recipe = train.add_argument_group("recipe")
     recipe.add_argument("--dataset", choices=sorted(DATASETS), help="default: mnist")
     recipe.add_argument(
         "--model",
+        type=_model,
         help="'two-layer' (TwoLayerMLP, the default), MLP sizes such as 784-256-128-10, or "
         "'lenet5' (a convolutional network)",
     )
@@ -58,18 +120,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--batchnorm", action="store_const", const=True, help="MLP, lenet5: BatchNorm layers"
     )
     recipe.add_argument(
-        "--dropout", type=float, help="MLP, lenet5: dropout probability (default 0)"
+        "--dropout",
+        type=_real(0, 1, low_allowed=True),
+        help="MLP, lenet5: dropout probability in [0, 1) (default 0)",
     )
-    recipe.add_argument("--epochs", type=int, help="default: 5")
-    recipe.add_argument("--batch-size", type=int, help="default: 64")
+    recipe.add_argument("--epochs", type=_count(1), help="default: 5")
+    recipe.add_argument("--batch-size", type=_count(1), help="default: 64")
     recipe.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: sgd")
-    recipe.add_argument("--lr", type=float, help="peak learning rate (sgd 0.05, others 1e-3)")
-    recipe.add_argument("--momentum", type=float, help="sgd (default 0.9) and rmsprop (0)")
-    recipe.add_argument("--weight-decay", type=float, help="default 0 (adamw: 0.01)")
+    recipe.add_argument(
+        "--lr", type=_real(0, low_allowed=False), help="peak learning rate (sgd 0.05, others 1e-3)"
+    )
+    recipe.add_argument(
+        "--momentum", type=_real(0, low_allowed=True), help="sgd (default 0.9) and rmsprop (0)"
+    )
+    recipe.add_argument(
+        "--weight-decay", type=_real(0, low_allowed=True), help="default 0 (adamw: 0.01)"
+    )
     recipe.add_argument("--scheduler", choices=SCHEDULERS, help="after warm-up; default: cosine")
-    recipe.add_argument("--warmup", type=int, help="epochs of linear warm-up (default 0)")
-    recipe.add_argument("--clip-grad", type=float, help="clip the gradient norm to this")
-    recipe.add_argument("--seed", type=int, help="weights, shuffling, dropout (default 0)")
+    recipe.add_argument("--warmup", type=_count(0), help="epochs of linear warm-up (default 0)")
+    recipe.add_argument(
+        "--clip-grad", type=_real(0, low_allowed=False), help="clip the gradient norm to this"
+    )
+    recipe.add_argument("--seed", type=_count(0), help="weights, shuffling, dropout (default 0)")
     recipe.add_argument(
         "--engine",
         choices=sorted(ENGINES),
@@ -85,21 +157,43 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", metavar="PATH", help="write per-epoch metrics as JSON")
     train.add_argument("--quiet", action="store_true", help="print only the final line")
 
-    evaluate = commands.add_parser("evaluate", help="test accuracy and confusion matrix")
-    evaluate.add_argument("checkpoint")
-    evaluate.add_argument("--data-dir")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="test accuracy and confusion matrix",
+        description="Rebuild the model a checkpoint holds and measure it on its data set's test "
+        "split: the accuracy and the confusion matrix.",
+    )
+    evaluate.set_defaults(command_parser=evaluate)
+    evaluate.add_argument("checkpoint", help="a file written by `train --save`")
+    evaluate.add_argument("--data-dir", help="folder holding <dataset>/ (default: see README)")
 
-    bench = commands.add_parser("bench", help="seconds per epoch here and in PyTorch")
-    bench.add_argument("--repeats", type=int, default=5, help="epochs timed per workload")
-    bench.add_argument("--samples", type=int, default=60_000, help="synthetic samples per epoch")
+    bench = commands.add_parser(
+        "bench",
+        help="seconds per epoch here and in PyTorch",
+        description="Time training epochs here and in PyTorch (if installed) on synthetic "
+        "MNIST-shaped data, alternating between the two.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    bench.set_defaults(command_parser=bench)
+    bench.add_argument("--repeats", type=_count(1), default=5, help="epochs timed per workload")
+    bench.add_argument(
+        "--samples", type=_count(64), default=60_000, help="synthetic samples per epoch"
+    )
     bench.add_argument(
         "--cnn", action="store_true", help="the cnn workload (LeNet5) instead of the MLP ones"
     )
     return parser
 
 
+class UsageError(ValueError):
+    """Options that are each well formed but do not fit together or with the file system
+    (found after parsing, before any work): reported as argparse reports a bad option."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; return the exit status (0 success, 1 failure, 2 usage error)."""
+    """Run a command; return the exit status (0 success, 1 failure, 130 interrupted). A bad
+    option, alone or with the others, prints the usage and an ``error:`` line and exits with
+    status 2 (SystemExit, as argparse does), before any work is done."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
@@ -109,9 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench = run_cnn_benchmark if args.cnn else run_benchmark
         print(bench(args.repeats, samples=args.samples).report())
         return 0
+    except UsageError as error:
+        args.command_parser.error(str(error))  # exits with status 2
+        raise
     except (OSError, ValueError, ImportError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -128,14 +228,19 @@ def _train(args: argparse.Namespace) -> int:
                 f"{args.resume} holds no training recipe: only checkpoints written by "
                 "`train --save` can be resumed"
             )
-        recipe = Recipe.from_dict({**header["recipe"], **given})
-    else:
-        recipe = Recipe(**given)
+    try:
+        recipe = Recipe.from_dict({**header["recipe"], **given}) if args.resume else Recipe(**given)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _check_outputs(args)
     data = load_mnist(recipe.dataset, args.data_dir, flatten=not recipe.images)
     say(f"{recipe.dataset}: {len(data.x_train):,} training and {len(data.x_test):,} test images")
     rng = np.random.default_rng(recipe.seed)
     classes = dataset_info(recipe.dataset).classes
-    model = recipe.build_model(rng, data.x_train.shape[1:], len(classes))
+    try:
+        model = recipe.build_model(rng, data.x_train.shape[1:], len(classes))
+    except ValueError as error:  # the model does not fit the data
+        raise UsageError(str(error)) from None
     optimizer = recipe.build_optimizer(model)
     history: list[EpochStats] = []
     if args.resume:
@@ -147,7 +252,13 @@ def _train(args: argparse.Namespace) -> int:
     schedule = recipe.build_schedule(steps_per_epoch)
     scheduler = LRScheduler(optimizer, schedule, last_step=optimizer.steps)
     say(f"{model!r}: {model.num_parameters():,} parameters")
-    warmup = f" after {recipe.warmup} warm-up epoch(s)" if recipe.warmup else ""
+    warmup = ""
+    if recipe.warmup:
+        start = recipe.learning_rate * WARMUP_START_FACTOR
+        warmup = (
+            f" after {recipe.warmup} warm-up epoch(s) rising from lr {start:g} to "
+            f"{recipe.learning_rate:g}"
+        )
     clip = f", gradient norm clipped to {recipe.clip_grad}" if recipe.clip_grad else ""
     say(f"{optimizer!r}, {recipe.scheduler} schedule{warmup}{clip}")
     say(f"batch size {recipe.batch_size}, {recipe.epochs} epochs, seed {recipe.seed}")
@@ -170,9 +281,13 @@ def _train(args: argparse.Namespace) -> int:
             if args.json:
                 _write_json(args.json, [record.to_dict() for record in history])
     except TrainingDivergedError as error:
-        kept = f" {args.save} keeps epoch {history[-1].epoch}." if history and args.save else ""
-        print(f"error: {error}{kept}", file=sys.stderr)
+        print(f"error: {error}{_kept(args, history)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            f"interrupted during epoch {len(history) + 1}.{_kept(args, history)}", file=sys.stderr
+        )
+        return 130
     final = history[-1]
     print(f"final: train acc {final.train_acc:.2%}, test acc {final.test_acc:.2%}")
     if args.plot:
@@ -180,6 +295,53 @@ def _train(args: argparse.Namespace) -> int:
         plot_training(args.plot, history, model, data.x_test, data.y_test, predictions, classes)
         say(f"wrote {args.plot}")
     return 0
+
+
+def _kept(args: argparse.Namespace, history: list[EpochStats]) -> str:
+    """What the checkpoint holds after a run stopped early (a sentence, or nothing)."""
+    if not (args.save and history):
+        return ""
+    return f" {args.save.format(epoch=history[-1].epoch)} keeps epoch {history[-1].epoch}."
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before training, an output path that could not be written at the end of an
+    epoch: a missing or read-only folder, a target that is not a regular file (`atomic`), a
+    ``--save`` placeholder other than ``{epoch}``, a ``--plot`` format matplotlib lacks."""
+    try:
+        if args.save:
+            try:
+                fields = {name for _, name, _, _ in string.Formatter().parse(args.save)}
+                if fields <= {"epoch", None}:
+                    args.save.format(epoch=1)  # a format spec must suit a number
+            except ValueError as error:
+                raise UsageError(
+                    f"argument --save: {args.save!r} is not a file name pattern ({error}): "
+                    "{epoch} stands for the epoch's number, {{ and }} for braces"
+                ) from None
+            others = sorted(str(name) for name in fields - {"epoch", None})
+            if others:
+                unknown = ", ".join(f"{{{name}}}" for name in others)
+                raise UsageError(
+                    f"argument --save: {unknown} is not a placeholder: only {{epoch}} is "
+                    "filled in (the epoch's number), as in ck_{epoch}.npz"
+                )
+            check_writable(args.save.format(epoch=1), "checkpoint (--save)")
+        if args.json:
+            check_writable(args.json, "--json file")
+        if args.plot:
+            figure = require_matplotlib().figure()
+            formats = figure.canvas.get_supported_filetypes()
+            require_matplotlib().close(figure)
+            suffix = Path(args.plot).suffix.lstrip(".").lower()
+            if suffix not in formats:
+                raise UsageError(
+                    f"argument --plot: matplotlib cannot write {Path(args.plot).name!r}: end the "
+                    f"name with one of {', '.join('.' + f for f in sorted(formats))}"
+                )
+            check_writable(args.plot, "--plot file")
+    except (OSError, ValueError) as error:  # a malformed --save pattern raises ValueError
+        raise UsageError(str(error)) from None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -198,11 +360,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def format_confusion(matrix: np.ndarray, classes: Sequence[str]) -> str:
     """The confusion matrix as a text table: rows are true classes, columns predicted ones."""
-    labels = [str(c)[:5] for c in classes]
-    width = max(5, len(str(matrix.max())))
-    head = "true\\pred " + " ".join(f"{label:>{width}}" for label in labels)
+    labels = [str(c) for c in classes]
+    width = max(5, len(str(matrix.max())), *map(len, labels))
+    corner = "true\\pred"
+    name = max(len(corner), *map(len, labels))
+    head = f"{corner:>{name}} " + " ".join(f"{label:>{width}}" for label in labels)
     rows = [
-        f"{label:>9} " + " ".join(f"{n:>{width}d}" for n in row)
+        f"{label:>{name}} " + " ".join(f"{n:>{width}d}" for n in row)
         for label, row in zip(labels, matrix)
     ]
     return "\n".join([head, *rows])

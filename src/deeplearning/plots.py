@@ -6,11 +6,13 @@ Needs matplotlib (in the ``train`` extra): ``python -m pip install "deeplearning
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._types import Array, PathLike
+from .atomic import atomic_write
 from .conv_layers import Conv2dBase
 from .metrics import confusion_matrix
 from .module import Module
@@ -69,13 +71,14 @@ def plot_training(
         units = first.data.T[:32]
         _tiles(panels[1, 0], units, "first-layer weights (hidden units 1-32)", cmap="RdBu")
     wrong = np.flatnonzero(predictions != y_test)[:12]
-    titles = [f"true {classes[y_test[i]]}, said {classes[predictions[i]]}" for i in wrong]
+    titles = [f"true {classes[y_test[i]]}\nsaid {classes[predictions[i]]}" for i in wrong]
     _tiles(panels[1, 1], x_test[wrong], "misclassified test images", cmap="gray_r", titles=titles)
     if convolutions:
         maps = feature_maps(model, x_test[0])
         for panel, (k, image_maps) in zip(panels[2], enumerate(maps[:2], 1)):
             _tiles(panel, image_maps[:16], f"test image 0 after convolution {k}", cmap="viridis")
-    figure.savefig(path, dpi=80)
+    with atomic_write(path) as stream:
+        figure.savefig(stream, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=80)
     plt.close(figure)
 
 
@@ -116,8 +119,8 @@ def _confusion(panel: Any, matrix: Array, classes: Sequence[str]) -> None:
             colour = "white" if i == j else "black"
             axes.text(j, i, str(count), ha="center", va="center", fontsize=7, color=colour)
     ticks = range(len(classes))
-    axes.set_xticks(ticks, [str(c)[:6] for c in classes], rotation=90)
-    axes.set_yticks(ticks, [str(c)[:6] for c in classes])
+    axes.set_xticks(ticks, [str(c) for c in classes], rotation=90)
+    axes.set_yticks(ticks, [str(c) for c in classes])
     axes.set(xlabel="predicted", ylabel="true", title="test confusion matrix")
 
 

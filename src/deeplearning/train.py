@@ -61,8 +61,14 @@ def blas_threads(limit: int | None) -> Iterator[bool]:
         yield True
 
 
+DIVERGENCE_FACTOR = 100.0
+"""A batch loss above this many times the epoch's first loss (or chance level's, ``ln K`` for
+K classes, if that is larger) means training diverged, even if nothing is NaN yet."""
+
+
 class TrainingDivergedError(FloatingPointError):
-    """The loss or the weights became NaN or infinite; the weights are no longer usable."""
+    """The loss blew up (NaN, infinite, or `DIVERGENCE_FACTOR` times its start) or the weights
+    became NaN or infinite; the weights are no longer usable."""
 
     def __init__(self, what: str, epoch: int, step: int, lr: float) -> None:
         self.epoch, self.step = epoch, step
@@ -121,16 +127,26 @@ def train_epoch(
     Raises
     ------
     TrainingDivergedError
-        As soon as a batch's loss is NaN or infinite (before the bad step is applied), or at
-        the end of the epoch if any weight is.
+        As soon as a batch's loss is NaN, infinite or above `DIVERGENCE_FACTOR` times the
+        epoch's first loss and chance level's (before the bad step is applied), or at the end
+        of the epoch if any weight is NaN or infinite.
     """
     model.train()
     total_loss, correct = 0.0, 0
+    limit = math.inf
     bar = _progress_bar(len(x), epoch) if progress else None
     for step, (x_batch, y_batch) in enumerate(minibatches(x, y, batch_size, rng=rng), 1):
         loss, logits = model.batch_gradients(x_batch, y_batch, loss_fn)
+        if step == 1:
+            chance = math.log(logits.shape[1]) if logits.ndim == 2 and logits.shape[1] > 1 else 0
+            limit = DIVERGENCE_FACTOR * max(loss, chance)
         if not math.isfinite(loss):
             raise TrainingDivergedError(f"the loss became {loss}", epoch, step, optimizer.lr)
+        if loss > limit:
+            raise TrainingDivergedError(
+                f"the loss reached {loss:.3g}, over {DIVERGENCE_FACTOR:g} times its start",
+                epoch, step, optimizer.lr,
+            )  # fmt: skip
         if clip_grad is not None:
             clip_grad_norm(model.parameters(), clip_grad)
         optimizer.step()

@@ -1,0 +1,233 @@
+"""The command line against bad input: every bad option or combination is one argparse
+``error:`` line and exit status 2 before any work; output paths are checked before the first
+epoch; a run that blows up stops; Ctrl-C is one line; files keep the user's permissions."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deeplearning import TwoLayerMLP
+from deeplearning.atomic import atomic_write, check_writable
+from deeplearning.checkpoint import save_checkpoint
+from deeplearning.cli import format_confusion, main
+
+from conftest import write_fake_dataset
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_fake_dataset(root / "mnist", n_train=256, n_test=64)
+    return root
+
+
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the command line, expect argparse's exit status 2, return the error line."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: deeplearning "), err
+    (line,) = [line for line in err.splitlines() if ": error: " in line]
+    return line
+
+
+BAD_OPTIONS = [
+    (["--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+    (["--epochs", "two"], "argument --epochs: expected an integer, got 'two'"),
+    (["--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+    (["--lr", "nan"], r"argument --lr: must be a number in (0, infinity), got nan"),
+    (["--lr", "-1"], r"argument --lr: must be a number in (0, infinity), got -1"),
+    (["--lr", "0"], r"argument --lr: must be a number in (0, infinity), got 0"),
+    (["--lr", "inf"], r"argument --lr: must be a number in (0, infinity), got inf"),
+    (["--weight-decay", "nan"], r"argument --weight-decay: must be a number in [0, infinity)"),
+    (["--momentum", "-1"], r"argument --momentum: must be a number in [0, infinity), got -1"),
+    (["--dropout", "-0.5"], r"argument --dropout: must be a number in [0, 1), got -0.5"),
+    (["--dropout", "nan"], r"argument --dropout: must be a number in [0, 1), got nan"),
+    (["--dropout", "1.0"], r"argument --dropout: must be a number in [0, 1), got 1.0"),
+    (["--clip-grad", "0"], r"argument --clip-grad: must be a number in (0, infinity), got 0"),
+    (["--clip-grad", "-1"], r"argument --clip-grad: must be a number in (0, infinity)"),
+    (["--clip-grad", "nan"], r"argument --clip-grad: must be a number in (0, infinity)"),
+    (["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    (["--warmup", "-1"], "argument --warmup: must be at least 0, got -1"),
+    (["--model", "784-x-10"], "argument --model: expected 'two-layer', 'lenet5' or two or more"),
+    (["--model", "784"], "argument --model: expected 'two-layer', 'lenet5' or two or more"),
+    (["--model", "784--10"], "argument --model: expected"),
+    (["--model", "784-0-10"], "argument --model: expected"),
+    (["--model", "-784-10"], "argument --model: expected"),
+    (["--model", "lenet"], "argument --model: expected"),
+    (["--optimizer", "sgdd"], "argument --optimizer: invalid choice: 'sgdd'"),
+    (["--batchnorm"], "TwoLayerMLP has no BatchNorm or Dropout"),
+    (["--optimizer", "adam", "--momentum", "0.9"], "--momentum applies to sgd and rmsprop"),
+    (["--warmup", "2", "--epochs", "2"], "warm-up must last 0 to 1 epochs, got 2"),
+    (["--model", "700-10"], "the data has 784 features and 10 classes"),
+    (["--model", "lenet5", "--dataset", "mnist", "--batch-size", "x"], "argument --batch-size"),
+]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"), BAD_OPTIONS, ids=[" ".join(o) for o, _ in BAD_OPTIONS]
+)
+def test_bad_train_options_are_usage_errors(
+    options: list[str], message: str, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = usage_error(["train", "--data-dir", str(data_dir), *options], capsys)
+    assert message in line, line
+
+
+BAD_BENCH = [
+    (["--repeats", "0"], "argument --repeats: must be at least 1, got 0"),
+    (["--samples", "0"], "argument --samples: must be at least 64, got 0"),
+    (["--samples", "1e9"], "argument --samples: expected an integer, got '1e9'"),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), BAD_BENCH, ids=[" ".join(o) for o, _ in BAD_BENCH])
+def test_bad_bench_options_are_usage_errors(
+    options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert message in usage_error(["bench", *options], capsys)
+
+
+def test_evaluate_and_bench_explain_themselves(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("evaluate", "bench"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "usage: deeplearning " + command in out
+    assert "(default: 5)" in out and "(default: 60000)" in out  # bench shows its defaults
+
+
+# -- output paths, checked before the first epoch ------------------------------------------------
+def bad_outputs(tmp_path: Path) -> list[tuple[list[str], str]]:
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    return [
+        (["--save", str(tmp_path / "missing" / "ck.npz")], "does not exist: create"),
+        (["--save", str(tmp_path / "folder")], "is a folder, not a regular file"),
+        (["--save", str(tmp_path / "fifo")], "is a FIFO, not a regular file"),
+        (["--save", "/dev/null"], "is a character device, not a regular file"),
+        (["--save", str(tmp_path / "ck_{foo}.npz")], "{foo} is not a placeholder"),
+        (["--save", str(tmp_path / "ck_{}.npz")], "{} is not a placeholder"),
+        (["--save", str(tmp_path / "ck_{epoch.npz")], "argument --save"),
+        (["--json", str(tmp_path / "folder")], "--json file"),
+        (["--json", str(tmp_path / "missing" / "m.json")], "does not exist"),
+        (["--plot", str(tmp_path / "run.xyz")], "matplotlib cannot write 'run.xyz'"),
+        (["--plot", str(tmp_path / "fifo")], "matplotlib cannot write 'fifo'"),
+    ]
+
+
+def test_bad_output_paths_are_refused_before_training(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    for options, message in bad_outputs(tmp_path):
+        line = usage_error(["train", "--data-dir", str(data_dir), *options], capsys)
+        assert message in line, (options, line)
+    assert stat.S_ISFIFO((tmp_path / "fifo").stat().st_mode)  # untouched
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
+    target, link = tmp_path / "real.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    with atomic_write(link, "w") as stream:
+        stream.write("new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert check_writable(link) == target.resolve()
+
+
+def test_files_get_the_umask_permissions_and_keep_their_own(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.npz"
+        save_checkpoint(fresh, TwoLayerMLP(8, 4, 3, rng=0))
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        fresh.chmod(0o640)
+        save_checkpoint(fresh, TwoLayerMLP(8, 4, 3, rng=0))
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
+        os.umask(0o077)
+        private = tmp_path / "private.json"
+        with atomic_write(private, "w") as stream:
+            stream.write("{}")
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_temporary_files_of_a_killed_write_are_removed_by_the_next(tmp_path: Path) -> None:
+    stale = tmp_path / ".ck.npz.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    other = tmp_path / ".other.npz.abc123.tmp"
+    other.write_bytes(b"someone else's")
+    save_checkpoint(tmp_path / "ck.npz", TwoLayerMLP(8, 4, 3, rng=0))
+    assert not stale.exists() and other.exists()
+
+
+# -- runs that blow up, and Ctrl-C ----------------------------------------------------------------
+def test_a_run_that_blows_up_without_nan_stops_and_keeps_the_last_good_epoch(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save = tmp_path / "ck.npz"
+    args = ["train", "--data-dir", str(data_dir), "--quiet", "--save", str(save)]
+    assert main([*args, "--epochs", "1"]) == 0
+    good = save.read_bytes()
+    assert main([*args, "--lr", "100", "--epochs", "3", "--scheduler", "constant"]) == 1
+    err = capsys.readouterr().err
+    assert "training diverged" in err and ("over 100 times its start" in err or "became" in err)
+    assert save.read_bytes() == good  # the diverged run never replaced it
+
+
+def test_ctrl_c_prints_one_line_and_keeps_the_checkpoint(
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import deeplearning.cli as cli
+
+    real_fit = cli.fit
+
+    def interrupted_fit(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        iterator = real_fit(*args, **kwargs)  # type: ignore[arg-type]
+        yield next(iterator)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "fit", interrupted_fit)
+    save = tmp_path / "ck_{epoch}.npz"
+    argv = ["train", "--data-dir", str(data_dir), "--quiet", "--save", str(save), "--epochs", "3"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == f"interrupted during epoch 2. {tmp_path / 'ck_1.npz'} keeps epoch 1."
+    assert (tmp_path / "ck_1.npz").exists() and not (tmp_path / "ck_2.npz").exists()
+
+
+def test_warm_up_prints_the_asked_learning_rate(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--data-dir", str(data_dir), "--lr", "1e-3", "--warmup", "1", "--epochs", "2"]
+    assert main(argv) == 0
+    assert "after 1 warm-up epoch(s) rising from lr 1e-05 to 0.001" in capsys.readouterr().out
+
+
+def test_class_names_are_never_cut_short() -> None:
+    names = ["T-shirt/top", "Sneaker", "Bag"]
+    table = format_confusion(np.array([[5, 0, 1], [1, 12345, 0], [0, 0, 7]]), names)
+    head, *rows = table.splitlines()
+    assert head.split() == ["true\\pred", *names]
+    assert [row.split()[0] for row in rows] == names
+    assert len({len(line) for line in table.splitlines()}) == 1  # aligned
+
+
+def test_json_output_is_written_atomically_with_its_records(data_dir: Path, tmp_path: Path) -> None:
+    metrics = tmp_path / "m.json"
+    assert main(["train", "--data-dir", str(data_dir), "--quiet", "--epochs", "1",
+                 "--json", str(metrics)]) == 0  # fmt: skip
+    assert [record["epoch"] for record in json.loads(metrics.read_text())] == [1]
