@@ -1,4 +1,6 @@
-"""Type aliases shared by every module."""
+"""Type aliases shared by every module, and the few small rules that go with them: where
+weights come from when no ``rng`` is given (`as_generator`), and what an array input may be
+(`as_real_array`)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,78 @@ import os
 from typing import Any, Union
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 Array = NDArray[Any]
 """A NumPy array of floats; the batch dimension comes first."""
 
 RNG = Union[int, np.random.Generator, None]
-"""A seed, a generator, or None for fresh entropy (as `numpy.random.default_rng` takes)."""
+"""A seed, a generator, or None: a generator seeded from NumPy's global random state, so that
+``np.random.seed`` makes runs repeatable (see `as_generator`)."""
 
 PathLike = Union[str, "os.PathLike[str]"]
 """A file path: a string or a `pathlib.Path`."""
+
+
+def as_generator(rng: RNG) -> np.random.Generator:
+    """The generator for ``rng``: a seed gives ``np.random.default_rng(seed)``, a generator is
+    returned as it is, and None gives a generator seeded with 128 bits drawn from NumPy's
+    global random state (the legacy ``np.random`` functions').
+
+    So without ``rng``, ``np.random.seed(0)`` before building a model makes its weights (and
+    whatever else the generator drives, such as dropout masks) repeatable, and an unseeded
+    program still gets fresh weights each run. The draw advances the global state: two models
+    built one after the other differ. Passing an explicit ``rng`` remains the recommended way,
+    since it does not depend on what else has used the global state.
+    """
+    if rng is None:  # the legacy global state, on purpose: it is what np.random.seed sets
+        seed = np.random.randint(0, 2**32, size=4, dtype=np.uint32)  # noqa: NPY002
+        return np.random.default_rng(seed)
+    return np.random.default_rng(rng)
+
+
+def check_positive_int(name: str, value: Any, who: str) -> None:
+    """Refuse a size (``in_features``, ``out_channels``, ...) that is not an int >= 1, so a
+    zero-sized layer fails when it is built, not later with a division by zero."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
+
+
+def as_real_array(data: ArrayLike, who: str, dtype: DTypeLike | None = None) -> Array:
+    """``data`` as an array of real floats, the input rule of every layer and loss.
+
+    Floats are cast to ``dtype`` (a layer's parameter dtype) or, without one, kept as they
+    are; integers and booleans become floats of ``dtype`` (float32 without one), exactly (for
+    the values the float holds). Complex numbers are refused rather than cast (which would
+    drop the imaginary part), and so are strings, objects and dates, rather than parsed.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not real numbers.
+    """
+    array = np.asarray(data)
+    kind = array.dtype.kind
+    if kind == "c":
+        raise TypeError(
+            f"{who} expects real floats but got complex dtype {array.dtype}: casting would "
+            "discard the imaginary part. Pass x.real or np.abs(x) if that is what you mean."
+        )
+    if kind not in "fiub":
+        raise TypeError(
+            f"{who} expects real floats (or integers or booleans, converted to floats) but got "
+            f"dtype {array.dtype}. Convert the data first, e.g. np.asarray(x, dtype=np.float32)."
+        )
+    if dtype is None:
+        dtype = array.dtype if kind == "f" else np.float32
+    return array.astype(dtype, copy=False)
+
+
+def check_nonempty_batch(shape: tuple[int, ...], who: str, what: str = "input") -> None:
+    """Refuse an empty batch (N = 0) or samples with no values, where a mean over them would
+    be 0 / 0."""
+    if len(shape) and 0 in shape:
+        raise ValueError(
+            f"{who} needs a batch of at least one sample, each with at least one value, but got "
+            f"{what} of shape {shape}: the mean over no values is undefined."
+        )

@@ -13,8 +13,7 @@ import math
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._types import RNG, Array
-from .autograd.tensor import as_array
+from ._types import RNG, Array, as_generator
 from .convolution import (
     Pair,
     as_pair,
@@ -38,11 +37,12 @@ def conv_init(
 ) -> tuple[Array, Array]:
     """PyTorch's default weights (out, in, kh, kw) and bias (out,) of a convolution: both
     uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` with ``fan_in = in kh kw`` (its
-    ``kaiming_uniform_(a=sqrt(5))``)."""
+    ``kaiming_uniform_(a=sqrt(5))``). Without ``rng`` they come from NumPy's global random
+    state (`_types.as_generator`), so ``np.random.seed`` repeats them."""
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    generator = np.random.default_rng(rng)
+    generator = as_generator(rng)
     bound = 1 / np.sqrt(in_channels * kernel[0] * kernel[1])
     weight = generator.uniform(-bound, bound, (out_channels, in_channels, *kernel))
     bias = generator.uniform(-bound, bound, out_channels)
@@ -63,7 +63,9 @@ class Conv2dBase(Module):
     bias : bool
         Learn a bias per output channel.
     rng, dtype
-        The generator of the initial weights, and their dtype (float32 by default).
+        The generator of the initial weights (None: from NumPy's global random state), and
+        their dtype (float32 by default). On the layer path the input is converted to it
+        (integers and booleans included); complex input is a TypeError.
     """
 
     def __init__(
@@ -124,7 +126,7 @@ class Conv2d(Conv2dBase, Layer):
     _shape: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x, dtype=self.weight.dtype)
+        x = self.as_input(x, self.weight.dtype)
         self.check_input(x.shape)
         n, _, h, w = x.shape
         oh, ow = output_size((h, w), self.kernel_size, self.stride, self.padding)
@@ -178,7 +180,7 @@ class _PoolLayer(Pool2dBase, Layer):
     _shape: tuple[int, int, int, int] | None = None  # the last input's shape
 
     def _windows(self, x: Array, fill: float) -> Array:
-        x = as_array(x)
+        x = self.as_input(x)
         if x.ndim != 4:
             raise ValueError(
                 f"{type(self).__name__} expected images of shape (N, C, H, W) but got {x.shape}"
@@ -249,7 +251,7 @@ class Flatten(Layer):
     _shape: tuple[int, ...] | None = None
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x)
+        x = self.as_input(x)
         if x.ndim < 2:
             raise ValueError(f"Flatten expected a batch of samples (N, ...) but got {x.shape}")
         self._shape = x.shape

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._types import RNG
+from ._types import RNG, as_generator
 from .conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .mnist_mlp import LAYERS
 from .module import Module
@@ -46,7 +46,7 @@ def lenet5_layers(
     dropout masks, so one seed gives the same network on both paths."""
     if image_size < 12:
         raise ValueError(f"LeNet5 needs images of at least 12x12 pixels, got {image_size}")
-    generator = np.random.default_rng(rng)
+    generator = as_generator(rng)
     layers: list[Module] = []
     for c_in, c_out, padding in ((in_channels, 6, 2), (6, 16, 0)):
         layers.append(blocks["conv"](c_in, c_out, 5, padding=padding, rng=generator, dtype=dtype))

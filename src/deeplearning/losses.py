@@ -3,6 +3,11 @@
 A loss is the end of the chain: ``forward(prediction, target)`` returns the loss as a Python
 float and keeps what ``backward()`` needs; ``backward()`` takes no argument (dL/dL = 1) and
 returns dL/d(prediction), with the prediction's shape and dtype.
+
+Inputs are real numbers: floats keep their dtype; integer or boolean predictions become floats
+(never truncated: ``MSELoss()(np.array([[1, 1]]), [[0.5, 0.5]])`` is 0.25); complex numbers,
+strings and objects are refused with a TypeError. An empty batch is a ValueError, not a NaN
+mean or a division by zero.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._types import Array
+from ._types import Array, as_real_array, check_nonempty_batch
 from .functional import log_softmax, nll_loss
 
 _T = TypeVar("_T")
@@ -43,21 +48,32 @@ class MSELoss(_Loss):
     """Mean squared error over all elements.
 
     ``L = mean((prediction - target) ** 2)``;  ``dL/d(prediction) = 2 (prediction - target) / n``
-    where ``n`` is the number of elements. ``prediction`` and ``target`` have the same shape.
+    where ``n`` is the number of elements (at least one). ``prediction`` and ``target`` have the
+    same shape.
+
+    The loss is computed in the prediction's float dtype; integer or boolean predictions are
+    converted to floats first (to the target's float dtype, or float32 if the target is not
+    floating either), so integers are never truncated. Complex inputs are a TypeError.
     """
 
     def __init__(self) -> None:
         self._diff: Array | None = None
 
     def forward(self, prediction: Array, target: ArrayLike) -> float:
+        who = type(self).__name__
+        target = as_real_array(target, who)
         prediction = np.asarray(prediction)
-        target = np.asarray(target)
+        if prediction.dtype.kind != "f" and target.dtype.kind == "f":
+            prediction = as_real_array(prediction, who, target.dtype)
+        else:
+            prediction = as_real_array(prediction, who)
         if prediction.shape != target.shape:
             raise ValueError(
                 f"MSELoss expected prediction and target of the same shape but got "
                 f"{prediction.shape} and {target.shape}. Reshape the target to match, e.g. "
                 "target.reshape(prediction.shape)."
             )
+        check_nonempty_batch(prediction.shape, who, "a prediction")
         diff = prediction - target.astype(prediction.dtype, copy=False)
         self._diff = diff
         return float(np.mean(diff * diff))
@@ -71,8 +87,11 @@ class MSELoss(_Loss):
 class CrossEntropyLoss(_Loss):
     """Softmax followed by the negative log-likelihood, fused, averaged over the batch.
 
-    ``logits`` has shape (N, C). ``targets`` is either integer class labels of shape (N,) with
-    values in [0, C), or class probabilities of shape (N, C) whose rows sum to 1.
+    ``logits`` has shape (N, C), N >= 1 and C >= 1: real floats (integers and booleans are
+    converted to float32; complex numbers are a TypeError). ``targets`` is either integer class
+    labels of shape (N,) with values in [0, C) (float or boolean labels are a TypeError, not
+    rounded), or class probabilities of shape (N, C) whose rows sum to 1. NaN logits give a
+    NaN loss (the trainer reports it as divergence); they are not hidden.
 
     With ``p = softmax(logits)`` and one-hot (or probability) targets ``t``::
 
@@ -88,7 +107,7 @@ class CrossEntropyLoss(_Loss):
         self._targets: Array | None = None
 
     def forward(self, prediction: Array, target: ArrayLike) -> float:
-        logits = np.asarray(prediction)
+        logits = as_real_array(prediction, type(self).__name__)
         targets = check_targets(type(self).__name__, logits, target)
         log_probs = log_softmax(logits)
         loss = nll_loss(log_probs, targets)
@@ -115,13 +134,29 @@ class CrossEntropyLoss(_Loss):
 def check_targets(who: str, logits: Array, target: ArrayLike) -> Array:
     """Check classification targets against logits (N, C) and return them as an array.
 
-    Either integer class labels (N,) in [0, C), or class probabilities (N, C), converted to
-    the logits' dtype. Shared by `CrossEntropyLoss` and the engine's ``cross_entropy``.
+    Either integer class labels (N,) in [0, C), or class probabilities (N, C) of real
+    numbers, converted to the logits' dtype. Shared by `CrossEntropyLoss` and the engine's
+    ``cross_entropy``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit, the batch is empty (N = 0: the mean loss would be 0 / 0),
+        there are no classes (C = 0), or a label is out of range.
+    TypeError
+        If labels are not integers, or probabilities are not real numbers.
     """
     targets = np.asarray(target)
     if logits.ndim != 2:
         raise ValueError(f"{who} expected logits of shape (N, C) but got {logits.shape}.")
     n, num_classes = logits.shape
+    if n == 0:
+        raise ValueError(
+            f"{who} needs a batch of at least one sample but got logits of shape "
+            f"{logits.shape}: the mean loss over no samples is undefined."
+        )
+    if num_classes == 0:
+        raise ValueError(f"{who} needs at least one class but got logits of shape {logits.shape}.")
     if targets.shape[:1] != (n,):
         raise ValueError(
             f"{who} got {n} rows of logits but targets of shape {targets.shape}: the batch "
@@ -131,7 +166,7 @@ def check_targets(who: str, logits: Array, target: ArrayLike) -> Array:
         _check_labels(targets, num_classes)
         return targets
     if targets.shape == logits.shape:
-        return targets.astype(logits.dtype, copy=False)
+        return as_real_array(targets, f"{who} (class probabilities)", logits.dtype)
     raise ValueError(
         f"{who} expected targets of shape ({n},) (class labels) or {logits.shape} (class "
         f"probabilities) but got {targets.shape}."

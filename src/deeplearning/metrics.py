@@ -15,6 +15,8 @@ def predict(model: Module, x: ArrayLike, batch_size: int = 1000) -> Array:
     LeNet5, a batch of 1000 takes a 78 MB im2col), on either path (`Module.infer`). The
     model's mode is restored afterwards."""
     x = np.asarray(x)
+    if len(x) == 0:
+        raise ValueError("predict needs at least one sample, got an empty batch")
     was_training = model.training
     model.eval()
     try:

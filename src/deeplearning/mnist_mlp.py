@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ._types import RNG, Array
+from ._types import RNG, Array, as_generator
 from .losses import CrossEntropyLoss
 from .metrics import evaluate, predict
 from .module import Module
@@ -41,12 +41,13 @@ def mlp_layers(
     """The modules of an `MLP`, in order, made from ``blocks`` (``"linear"``, ``"batchnorm"``,
     ``"dropout"`` and one entry per activation name): the layer path's `LAYERS` or the
     autograd path's. One generator draws every weight, in order, and drives the dropout
-    masks, so one seed gives the same network on both paths."""
+    masks, so one seed gives the same network on both paths; without ``rng`` it is seeded
+    from NumPy's global random state (`_types.as_generator`)."""
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"MLP needs at least two positive sizes (inputs, outputs), got {sizes}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {list(ACTIVATIONS)}")
-    generator = np.random.default_rng(rng)
+    generator = as_generator(rng)
     layers: list[Module] = []
     for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
         layers.append(blocks["linear"](fan_in, fan_out, rng=generator, dtype=dtype))
@@ -71,8 +72,10 @@ class TwoLayerMLP(Layer):
         Layer sizes; ``model.config`` keeps them, so a checkpoint can rebuild the model.
     rng : int, Generator or None
         Seed or generator for the initial weights; the same seed gives the same model.
+        None draws them from NumPy's global random state, so ``np.random.seed(0)`` before
+        ``TwoLayerMLP()`` repeats them (an explicit ``rng`` is still the recommended way).
     dtype : dtype
-        float32 by default.
+        float32 by default; inputs are converted to it (integers and booleans included).
     """
 
     def __init__(
@@ -86,7 +89,7 @@ class TwoLayerMLP(Layer):
     ) -> None:
         super().__init__()
         self.config = {"in_features": in_features, "hidden": hidden, "num_classes": num_classes}
-        generator = np.random.default_rng(rng)
+        generator = as_generator(rng)
         self.fc1 = Linear(in_features, hidden, rng=generator, dtype=dtype)
         self.relu = ReLU()
         self.fc2 = Linear(hidden, num_classes, rng=generator, dtype=dtype)
@@ -147,7 +150,8 @@ class MLP(Sequential):
         Dropout probability after each hidden activation; 0 for none.
     rng : int, Generator or None
         Seed or generator for the weights and for the dropout masks (Dropout layers keep using
-        it), so one seed fixes a whole training run.
+        it), so one seed fixes a whole training run. None seeds it from NumPy's global random
+        state, so ``np.random.seed`` makes the model repeatable.
     dtype : dtype
         float32 by default.
     """

@@ -17,6 +17,12 @@ autograd path.
 
 Arrays flow with a batch dimension first: ``x`` has shape ``(N, features)``. The dtype of a
 layer's computation follows its parameters (float32 by default, float64 for gradient checks).
+
+Inputs are real numbers (`Layer.as_input`): a layer with parameters converts its input to their
+dtype; one without keeps floats as they are and converts integers and booleans to float32.
+Complex inputs are a TypeError (casting would drop the imaginary part), and so are strings and
+objects. An empty batch (N = 0) gives an empty output of the right shape, as in PyTorch; the
+losses, where a mean over it would be 0 / 0, refuse it.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from . import module
-from ._types import RNG, Array
+from ._types import RNG, Array, as_generator, as_real_array, check_positive_int
 from .functional import leaky_relu_slope, log_softmax, sigmoid, softmax
 from .losses import CrossEntropyLoss
 from .module import Module, Parameter
@@ -58,6 +64,12 @@ class Layer(Module):
     def infer(self, x: Array) -> Array:
         """The output for a batch (``forward``: arrays in, arrays out)."""
         return self.forward(x)
+
+    def as_input(self, x: Array, dtype: DTypeLike | None = None) -> Array:
+        """``x`` as an array of real floats (`_types.as_real_array`): of ``dtype`` (the
+        parameters', for a layer that has some), else floats as they are and integers and
+        booleans as float32. A TypeError, naming the layer, for complex or non-numeric input."""
+        return as_real_array(x, f"{type(self).__name__}.forward", dtype)
 
     def batch_gradients(self, x: Array, y: Array, loss_fn: Any = None) -> tuple[float, Array]:
         """Set every parameter's ``.grad`` for one batch; return the loss and the logits.
@@ -92,8 +104,14 @@ class Layer(Module):
 
 def he_normal(fan_in: int, fan_out: int, rng: RNG, dtype: DTypeLike) -> Array:
     """He (Kaiming) normal weights ``W ~ N(0, 2 / fan_in)`` of shape (fan_in, fan_out), for
-    layers followed by ReLU; shared by both paths' ``Linear``."""
-    generator = np.random.default_rng(rng)
+    layers followed by ReLU; shared by both paths' ``Linear``. Without ``rng`` they come from
+    NumPy's global random state (`_types.as_generator`), so ``np.random.seed`` repeats them.
+
+    Raises ValueError unless both sizes are positive ints (a zero-sized layer is refused when
+    it is built)."""
+    check_positive_int("in_features", fan_in, "Linear")
+    check_positive_int("out_features", fan_out, "Linear")
+    generator = as_generator(rng)
     weight = generator.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
     weights: Array = weight.astype(dtype)
     return weights
@@ -108,9 +126,11 @@ class Linear(Layer):
         Sizes of each input and output sample.
     rng : int, Generator or None
         Seed or generator for the He (Kaiming) normal initialisation
-        ``W ~ N(0, 2 / in_features)`` (`he_normal`); ``b = 0``.
+        ``W ~ N(0, 2 / in_features)`` (`he_normal`); ``b = 0``. None draws from NumPy's
+        global random state, so ``np.random.seed`` makes it repeatable.
     dtype : dtype
-        float32 by default; float64 for gradient checks.
+        float32 by default; float64 for gradient checks. The input is converted to it
+        (integers and booleans included); complex input is a TypeError.
 
     Shapes: ``x`` (N, in_features) -> ``y`` (N, out_features); the parameters ``W``
     (in_features, out_features) and ``b`` (out_features,), with their gradients in ``W.grad``
@@ -137,7 +157,7 @@ class Linear(Layer):
         self._x: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x, dtype=self.W.dtype)
+        x = self.as_input(x, self.W.dtype)
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features} -> {self.out_features}) expected input of shape "
@@ -182,7 +202,7 @@ class ReLU(Elementwise):
     """Rectified linear unit: ``y = max(x, 0)``; ``dL/dx = dout * [x > 0]`` (0 at x = 0)."""
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x)
+        x = self.as_input(x)
         self._local = x > 0
         return np.maximum(x, 0)
 
@@ -198,7 +218,7 @@ class Sigmoid(Layer):
         self._y: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        y = sigmoid(np.asarray(x))
+        y = sigmoid(self.as_input(x))
         self._y = y
         return y
 
@@ -221,7 +241,7 @@ class Tanh(Layer):
         self._y: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        y: Array = np.tanh(np.asarray(x))
+        y: Array = np.tanh(self.as_input(x))
         self._y = y
         return y
 
@@ -240,7 +260,7 @@ class LeakyReLU(Elementwise):
         self.negative_slope = negative_slope
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x)
+        x = self.as_input(x)
         slope = leaky_relu_slope(x, self.negative_slope)
         self._local = slope
         y: Array = x * slope
@@ -250,20 +270,37 @@ class LeakyReLU(Elementwise):
         return f"negative_slope={self.negative_slope}"
 
 
-class Softmax(Layer):
-    """``y = softmax(x)`` along ``dim``; ``dL/dx = y * (dout - sum(dout * y, dim))``.
-
-    The Jacobian of softmax is ``diag(y) - y yᵀ``; multiplying it by ``dout`` gives the
-    formula above without forming the C x C matrix.
-    """
+class _Normalize(Layer):
+    """What `Softmax` and `LogSoftmax` share: the axis ``dim``, and an input with values along
+    it."""
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
         self.dim = dim
         self._y: Array | None = None
 
+    def _along_dim(self, x: Array) -> Array:
+        x = self.as_input(x)
+        if -x.ndim <= self.dim < x.ndim and x.shape[self.dim] == 0:
+            raise ValueError(
+                f"{type(self).__name__}(dim={self.dim}) needs at least one value along dim "
+                f"{self.dim}, but got input of shape {x.shape}."
+            )
+        return x
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_Normalize):
+    """``y = softmax(x)`` along ``dim``; ``dL/dx = y * (dout - sum(dout * y, dim))``.
+
+    The Jacobian of softmax is ``diag(y) - y yᵀ``; multiplying it by ``dout`` gives the
+    formula above without forming the C x C matrix.
+    """
+
     def forward(self, x: Array) -> Array:
-        y = softmax(np.asarray(x), axis=self.dim)
+        y = softmax(self._along_dim(x), axis=self.dim)
         self._y = y
         return y
 
@@ -274,20 +311,12 @@ class Softmax(Layer):
             dx: Array = y * (dout - np.sum(dout * y, axis=self.dim, keepdims=True))
         return dx
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
-
-class LogSoftmax(Layer):
+class LogSoftmax(_Normalize):
     """``y = log_softmax(x)`` along ``dim``; ``dL/dx = dout - softmax(x) * sum(dout, dim)``."""
 
-    def __init__(self, dim: int = -1) -> None:
-        super().__init__()
-        self.dim = dim
-        self._y: Array | None = None
-
     def forward(self, x: Array) -> Array:
-        y = log_softmax(np.asarray(x), axis=self.dim)
+        y = log_softmax(self._along_dim(x), axis=self.dim)
         self._y = y
         return y
 
@@ -298,21 +327,25 @@ class LogSoftmax(Layer):
             dx: Array = dout - np.exp(y) * np.sum(dout, axis=self.dim, keepdims=True)
         return dx
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
 
 class Sequential(module.Sequential, Layer):
     """A chain of layers: ``forward`` runs them in order, ``backward`` in reverse.
 
     Sub-layers are named by position (``"0"``, ``"1"``, ...), so parameters are ``"0.W"`` and so
     on, as in PyTorch. ``backward_params`` skips the input gradient of the first layer.
+
+    Each layer object may appear once in the chain, nested chains and models included: a layer
+    keeps what its backward pass needs from its last forward call only, so a second use would
+    overwrite the first's, and its gradients are set, not summed. Reusing a layer is a
+    ValueError naming both positions; for shared weights, build the model on the autograd
+    engine (`deeplearning.autograd.nn`), which differentiates every use.
     """
 
     layers: list[Layer]  # type: ignore[assignment]
 
     def __init__(self, *layers: Layer) -> None:
         super().__init__(*layers)
+        _check_each_layer_once(self)
 
     def forward(self, x: Array) -> Array:
         for layer in self.layers:
@@ -332,6 +365,28 @@ class Sequential(module.Sequential, Layer):
 
     def __getitem__(self, index: int) -> Layer:
         return self.layers[index]
+
+
+def _check_each_layer_once(model: Module) -> None:
+    """Refuse a layer-path model in which one module object appears at two positions."""
+    seen: dict[int, str] = {}
+
+    def visit(module: Module, name: str) -> None:
+        for child_name, child in module.children():
+            path = f"{name}.{child_name}" if name else child_name
+            if id(child) in seen:
+                raise ValueError(
+                    f"{type(model).__name__}: the same {type(child).__name__} object is at "
+                    f"positions {seen[id(child)]!r} and {path!r}. A layer keeps what its "
+                    "backward pass needs from one forward call only, so it cannot be used "
+                    "twice in a layer-path chain: create a separate layer for each position, "
+                    "or, to share weights, build the model on the autograd engine "
+                    "(deeplearning.autograd.nn), which handles a module used several times."
+                )
+            seen[id(child)] = path
+            visit(child, path)
+
+    visit(model, "")
 
 
 # Dropout and BatchNorm1d lived here before `regularization`; this keeps their old import path.

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .._types import RNG
+from .._types import RNG, as_generator
 from ..conv_layers import Conv2dBase, Pool2dBase
 from ..lenet import lenet5_layers
 from ..mnist_mlp import mlp_layers
@@ -262,7 +262,7 @@ class TwoLayerMLP(Module):
     ) -> None:
         super().__init__()
         self.config = {"in_features": in_features, "hidden": hidden, "num_classes": num_classes}
-        generator = np.random.default_rng(rng)
+        generator = as_generator(rng)
         self.fc1 = Linear(in_features, hidden, rng=generator, dtype=dtype)
         self.relu = ReLU()
         self.fc2 = Linear(hidden, num_classes, rng=generator, dtype=dtype)
