@@ -97,9 +97,9 @@ def test_optimizers_update_float32_in_place() -> None:
 
 
 def test_bad_arguments_are_explained() -> None:
-    with pytest.raises(ValueError, match="got no parameters"):
+    with pytest.raises(ValueError, match="got an empty parameter list"):
         SGD([])
-    with pytest.raises(ValueError, match="learning rate must be >= 0"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number >= 0"):
         Adam([Parameter(np.zeros(1))], lr=-1)
     with pytest.raises(ValueError, match="Nesterov momentum needs momentum > 0"):
         SGD([Parameter(np.zeros(1))], nesterov=True)

@@ -98,5 +98,5 @@ def test_bad_arguments_are_explained() -> None:
         SequentialLR([ConstantLR(1.0)], milestones=[3])
     with pytest.raises(ValueError, match="milestones must be increasing"):
         SequentialLR([ConstantLR(1.0)] * 3, milestones=[5, 2])
-    with pytest.raises(ValueError, match="0 < start_factor <= 1"):
+    with pytest.raises(ValueError, match=r"start_factor must be a finite number in \(0, 1\]"):
         LinearLR(1.0, start_factor=0.0)

@@ -13,12 +13,110 @@ between steps; it exists for code written in the PyTorch habit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence, Set
+from typing import Any, cast
 
 import numpy as np
 
 from ._types import Array
+from .autograd.tensor import Tensor
 from .module import Parameter
+
+
+def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    """The range ``[low, high)``, ``> low``, ... in words, for the messages."""
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+def check_number(
+    value: Any,
+    name: str,
+    where: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    example: str,
+    why: str = "",
+) -> None:
+    """Refuse a hyperparameter that is not a finite real number in the given range.
+
+    Parameters
+    ----------
+    value
+        What the caller passed.
+    name, where : str
+        The argument's name and its owner (``"lr"``, ``"SGD"``), for the message.
+    low, high : float or None
+        The bounds (None: unbounded); ``low_open``/``high_open`` exclude them.
+    example : str
+        A valid setting to suggest, such as ``"lr=0.01"``.
+    why : str
+        Why the range, appended to the message (optional).
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an int or float (a bool, a string, None, an array, ...).
+    ValueError
+        ``value`` is NaN, infinite or out of the range.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{where}: {name} must be a real number (int or float), got "
+            f"{type(value).__name__} {value!r}; pass e.g. {example}"
+        )
+    number = float(value)
+    too_low = low is not None and (number <= low if low_open else number < low)
+    too_high = high is not None and (number >= high if high_open else number > high)
+    if not math.isfinite(number) or too_low or too_high:
+        expected = " ".join(
+            filter(None, ["a finite number", _interval(low, high, low_open, high_open)])
+        )
+        raise ValueError(
+            f"{where}: {name} must be {expected}, got {value}{why}; pass e.g. {example}"
+        )
+
+
+def check_count(
+    value: Any, name: str, where: str, *, low: int, example: str, why: str = ""
+) -> None:
+    """Refuse a number of steps (or features) that is not an int ``>= low``.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an int (a float, a bool, a string, ...).
+    ValueError
+        ``value < low``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{where}: {name} must be an int, got {type(value).__name__} {value!r}; "
+            f"pass e.g. {example}"
+        )
+    if value < low:
+        raise ValueError(
+            f"{where}: {name} must be an int >= {low}, got {value}{why}; pass e.g. {example}"
+        )
+
+
+def check_flag(value: Any, name: str, where: str) -> None:
+    """Refuse a switch that is not a bool (``nesterov="yes"``, ``amsgrad=1``)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{where}: {name} must be True or False, got {type(value).__name__} {value!r}; "
+            f"pass {name}=True or {name}=False"
+        )
 
 
 class Optimizer:
@@ -27,17 +125,79 @@ class Optimizer:
     ``self.state`` maps a buffer name (``"velocity"``, ``"exp_avg"``, ...) to one array per
     parameter (None until the first step creates it), and ``self.steps`` counts the steps, so
     `state_dict` can save any optimizer and a resumed run continues exactly.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to train, each once, in a fixed order: ``model.parameters()``, or a list. Not
+        empty; not a single `Parameter`, a set (no fixed order) or a dict (no parameter groups).
+    lr : float
+        The learning rate, a finite number >= 0 (0 is accepted, as in PyTorch: nothing moves).
+
+    Raises
+    ------
+    TypeError
+        ``params`` is not an iterable of `Parameter`, or ``lr`` is not a number.
+    ValueError
+        ``params`` is empty or holds a parameter twice, or ``lr`` is NaN, infinite or < 0.
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
-        self.params = list(params)
-        if not self.params:
-            raise ValueError("the optimizer got no parameters: pass model.parameters()")
-        if lr < 0:
-            raise ValueError(f"learning rate must be >= 0, got {lr}")
+        where = type(self).__name__
+        check_number(lr, "lr", where, low=0, example="lr=0.01")
+        self.params = self._check_params(params, where)
         self.lr = lr
         self.steps = 0
         self.state: dict[str, list[Array | None]] = {}
+
+    @staticmethod
+    def _check_params(params: Iterable[Parameter], where: str) -> list[Parameter]:
+        """``params`` as a list, refused unless it is a non-empty sequence of distinct
+        `Parameter` (as PyTorch's ``Optimizer.add_param_group``)."""
+        fix = "pass model.parameters()"
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{where}: params must be an iterable of Parameters, got a single "
+                f"{type(params).__name__}; {fix}, or a list such as [weight]"
+            )
+        if isinstance(params, (Set, Mapping)) or not isinstance(params, Iterable):
+            kind = (
+                "a set, whose order changes between runs (the state is kept by position)"
+                if isinstance(params, Set)
+                else "a dict (parameter groups are not supported)"
+                if isinstance(params, Mapping)
+                else f"{type(params).__name__} {params!r}"
+            )
+            raise TypeError(
+                f"{where}: params must be an ordered iterable of Parameters, got {kind}; "
+                f"{fix}, or a list"
+            )
+        checked: list[object] = list(params)  # what came, whatever it is
+        if not checked:
+            raise ValueError(
+                f"{where}: optimizer got an empty parameter list; {fix} of a model that has "
+                "parameters (one built before the optimizer, and not an exhausted generator)"
+            )
+        first: dict[int, int] = {}
+        for i, param in enumerate(checked):
+            if not isinstance(param, Parameter):
+                hint = (
+                    " (named_parameters() yields (name, parameter) pairs)"
+                    if isinstance(param, tuple)
+                    else ""
+                )
+                raise TypeError(
+                    f"{where}: optimizer can only optimize Parameters, but params[{i}] is "
+                    f"{type(param).__name__}{hint}; {fix}"
+                )
+            if id(param) in first:
+                raise ValueError(
+                    f"{where}: params[{i}] is params[{first[id(param)]}] given again (shape "
+                    f"{param.data.shape}), so each step would update it twice; give each "
+                    f"parameter once: {fix}, which yields shared ones once"
+                )
+            first[id(param)] = i
+        return cast("list[Parameter]", checked)
 
     def step(self) -> None:
         """Update every parameter once from its current gradient."""
@@ -70,8 +230,15 @@ class Optimizer:
         return state
 
     def load_state_dict(self, state: Mapping[str, Array]) -> None:
-        """Restore what `state_dict` saved (copies; shapes are checked)."""
-        self.lr = float(state["lr"])
+        """Restore what `state_dict` saved (copies; shapes are checked, and the learning rate
+        must be a finite number >= 0)."""
+        lr = float(state["lr"])
+        if not (math.isfinite(lr) and lr >= 0):
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the saved learning rate must be a "
+                f"finite number >= 0, got {lr}; load the state of a run that did not diverge"
+            )
+        self.lr = lr
         self.steps = int(state["steps"])
         self.state = {}
         for key, value in state.items():
@@ -96,6 +263,27 @@ class SGD(Optimizer):
         v <- momentum * v + (1 - dampening) * g     (v <- g on the first step)
         g <- g + momentum * v  if nesterov  else  v
         p <- p - lr * g
+
+    Parameters
+    ----------
+    params, lr
+        As `Optimizer`: distinct Parameters, and a finite ``lr >= 0``.
+    momentum : float
+        A finite number >= 0 (0: plain SGD).
+    dampening : float
+        In [0, 1]: the velocity takes ``(1 - dampening)`` of each gradient.
+    weight_decay : float
+        A finite number >= 0 (the L2 penalty's coefficient).
+    nesterov : bool
+        Nesterov momentum; needs ``momentum > 0`` and ``dampening = 0``.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (a string, a bool for a number, ...).
+    ValueError
+        A value out of its range, NaN or infinite; Nesterov without momentum or with dampening;
+        no parameters, or one given twice.
     """
 
     def __init__(
@@ -107,9 +295,17 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        super().__init__(params, lr)
+        check_number(momentum, "momentum", "SGD", low=0, example="momentum=0.9")
+        check_number(dampening, "dampening", "SGD", low=0, high=1, example="dampening=0")
+        check_number(weight_decay, "weight_decay", "SGD", low=0, example="weight_decay=1e-4")
+        check_flag(nesterov, "nesterov", "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0")
+            raise ValueError(
+                f"SGD: Nesterov momentum needs momentum > 0 and dampening = 0, got "
+                f"momentum={momentum}, dampening={dampening}; pass e.g. momentum=0.9, "
+                "dampening=0, or nesterov=False"
+            )
+        super().__init__(params, lr)
         self.momentum = momentum
         self.dampening = dampening
         self.weight_decay = weight_decay
@@ -143,6 +339,27 @@ class RMSprop(Optimizer):
         step = g / (sqrt(v_hat) + eps)
         b <- momentum * b + step; step = b                                if momentum > 0
         p <- p - lr * step
+
+    Parameters
+    ----------
+    params, lr
+        As `Optimizer`: distinct Parameters, and a finite ``lr >= 0``.
+    alpha : float
+        In [0, 1]: the smoothing of the running mean of ``g**2``.
+    eps : float
+        A finite number > 0, added to the denominator (0 would divide 0 by 0 where a gradient
+        is 0; PyTorch accepts 0).
+    weight_decay, momentum : float
+        Finite numbers >= 0.
+    centered : bool
+        Divide by the variance of the gradient rather than its mean square.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (a string, a bool for a number, ...).
+    ValueError
+        A value out of its range, NaN or infinite; no parameters, or one given twice.
     """
 
     def __init__(
@@ -155,6 +372,12 @@ class RMSprop(Optimizer):
         momentum: float = 0.0,
         centered: bool = False,
     ) -> None:
+        check_number(alpha, "alpha", "RMSprop", low=0, high=1, example="alpha=0.99")
+        check_number(eps, "eps", "RMSprop", low=0, low_open=True, example="eps=1e-8",
+                     why=" (eps = 0 divides 0 by 0 where a gradient is 0)")  # fmt: skip
+        check_number(weight_decay, "weight_decay", "RMSprop", low=0, example="weight_decay=1e-4")
+        check_number(momentum, "momentum", "RMSprop", low=0, example="momentum=0.9")
+        check_flag(centered, "centered", "RMSprop")
         super().__init__(params, lr)
         self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
         self.momentum, self.centered = momentum, centered
@@ -194,6 +417,28 @@ class Adam(Optimizer):
         v <- beta2 * v + (1 - beta2) * g**2
         v_max <- max(v_max, v); use v_max for v  if amsgrad
         p <- p - lr * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps)
+
+    Parameters
+    ----------
+    params, lr
+        As `Optimizer`: distinct Parameters, and a finite ``lr >= 0``.
+    betas : (float, float)
+        ``(beta1, beta2)``, each in [0, 1) (1 would never update the average, and divide by
+        ``1 - beta**t = 0``).
+    eps : float
+        A finite number > 0, added to the denominator (0 would divide 0 by 0 where a gradient
+        is 0; PyTorch accepts 0).
+    weight_decay : float
+        A finite number >= 0.
+    amsgrad : bool
+        Use the running maximum of ``v``.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (a string, a bool for a number, betas not a pair, ...).
+    ValueError
+        A value out of its range, NaN or infinite; no parameters, or one given twice.
     """
 
     decoupled = False
@@ -208,6 +453,20 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
+        where = type(self).__name__
+        example = "betas=(0.9, 0.999)"
+        if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
+            raise TypeError(
+                f"{where}: betas must be a pair (beta1, beta2), got {type(betas).__name__} "
+                f"{betas!r}; pass e.g. {example}"
+            )
+        for i, beta in enumerate(betas):
+            check_number(beta, f"betas[{i}]", where, low=0, high=1, high_open=True,
+                         example=example)  # fmt: skip
+        check_number(eps, "eps", where, low=0, low_open=True, example="eps=1e-8",
+                     why=" (eps = 0 divides 0 by 0 where a gradient is 0)")  # fmt: skip
+        check_number(weight_decay, "weight_decay", where, low=0, example="weight_decay=1e-2")
+        check_flag(amsgrad, "amsgrad", where)
         super().__init__(params, lr)
         self.betas, self.eps, self.weight_decay, self.amsgrad = betas, eps, weight_decay, amsgrad
 
@@ -240,7 +499,10 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov and Hutter): before the Adam step,
     ``p <- p * (1 - lr * weight_decay)``, instead of adding ``weight_decay * p`` to the
-    gradient, where Adam's scaling would weaken it. PyTorch's default ``weight_decay=0.01``."""
+    gradient, where Adam's scaling would weaken it. PyTorch's default ``weight_decay=0.01``.
+
+    Parameters and errors: as `Adam`.
+    """
 
     decoupled = True
 
@@ -263,11 +525,26 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     is multiplied by ``max_norm / (total + 1e-6)`` (in place), as PyTorch's
     ``clip_grad_norm_``. The direction of the whole gradient is kept.
 
+    Parameters
+    ----------
+    params : iterable of Parameter
+        Whose gradients to clip.
+    max_norm : float
+        The largest norm allowed, a finite number > 0 (0 would zero every gradient).
+
     Returns
     -------
     float
         The norm before clipping (watch it to choose ``max_norm``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``max_norm`` is not a number, or not finite and > 0 (checked before any gradient
+        changes).
     """
+    check_number(max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True,
+                 example="max_norm=1.0", why=" (0 would zero every gradient)")  # fmt: skip
     grads = [param.grad for param in params]
     total = float(np.sqrt(sum(float(np.sum(grad.astype(np.float64) ** 2)) for grad in grads)))
     scale = max_norm / (total + 1e-6)

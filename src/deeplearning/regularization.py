@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._types import RNG, Array
+from ._types import RNG, Array, as_generator
+from .autograd.functional import check_batch_norm_options
 from .functional import check_dropout_probability, dropout_mask, update_running_stats
 from .module import Module, Parameter
 from .neural_net import Elementwise, Layer
@@ -29,7 +30,7 @@ class DropoutBase(Module):
         super().__init__()
         check_dropout_probability(p)
         self.p = p
-        self.rng = np.random.default_rng(rng)
+        self.rng = as_generator(rng)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -44,7 +45,7 @@ class Dropout(DropoutBase, Elementwise):
     """
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x)
+        x = self.as_input(x)
         if not self.training or self.p == 0:
             self._local = np.ones_like(x)
             return x
@@ -62,13 +63,22 @@ class BatchNormBase(Module):
     Parameters
     ----------
     num_features : int
-        C, the features (channels) of each sample.
+        C, the features (channels) of each sample: an int >= 1.
     eps : float
-        Added to the variance for stability.
+        Added to the variance for stability: a finite number > 0.
     momentum : float
-        Weight of the current batch in the running statistics.
+        Weight of the current batch in the running statistics: in [0, 1] (0 keeps them, 1
+        replaces them by the batch's; PyTorch's ``None``, a cumulative average, is not
+        supported).
     dtype : dtype
         float32 by default.
+
+    Raises
+    ------
+    TypeError
+        ``num_features`` is not an int, or ``eps`` or ``momentum`` is not a number.
+    ValueError
+        ``num_features < 1``, ``eps`` not finite and > 0, or ``momentum`` outside [0, 1].
     """
 
     running_mean: Array
@@ -81,6 +91,20 @@ class BatchNormBase(Module):
         momentum: float = 0.1,
         dtype: DTypeLike = np.float32,
     ) -> None:
+        where = type(self).__name__
+        if isinstance(num_features, (bool, np.bool_)) or not isinstance(
+            num_features, (int, np.integer)
+        ):
+            raise TypeError(
+                f"{where}: num_features must be an int, got {type(num_features).__name__} "
+                f"{num_features!r}; pass the channels of the input, e.g. {where}(64)"
+            )
+        if num_features < 1:
+            raise ValueError(
+                f"{where}: num_features must be an int >= 1, got {num_features}; pass the "
+                f"channels of the input, e.g. {where}(64)"
+            )
+        check_batch_norm_options(eps, momentum, where)
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features, dtype=dtype))
@@ -128,7 +152,7 @@ class BatchNorm1d(BatchNormBase, Layer):
     _inv_std: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x, dtype=self.weight.dtype)
+        x = self.as_input(x, self.weight.dtype)
         self.check_input(x.shape)
         return self._normalize(x)
 
@@ -181,7 +205,7 @@ class BatchNorm2d(BatchNorm1d):
     _shape: tuple[int, ...] | None = None  # the last input's shape
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x, dtype=self.weight.dtype)
+        x = self.as_input(x, self.weight.dtype)
         self.check_input(x.shape)
         self._shape = x.shape
         return _from_rows(self._normalize(_to_rows(x)), x.shape)

@@ -9,11 +9,14 @@ and `nll_loss` are operations of their own, using the stable kernels the layers 
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import functional as kernels
-from .._types import Array
+from .._types import Array, as_generator
 from ..losses import check_targets
 from .convolution import avg_pool2d, conv2d, max_pool2d
 from .ops import (
@@ -159,8 +162,40 @@ def dropout(
     kernels.check_dropout_probability(p)
     if not training or p == 0:
         return x
-    generator = rng if rng is not None else np.random.default_rng()
+    generator = as_generator(rng)
     return x * kernels.dropout_mask(x.shape, p, generator, x.dtype)
+
+
+def check_batch_norm_options(eps: object, momentum: object, where: str) -> None:
+    """Refuse a batch normalisation's ``eps`` unless it is a finite number > 0 (0 would divide
+    by zero on a constant channel) and its ``momentum`` unless it is a number in [0, 1] (the
+    weight of the batch in the running statistics; ``None``, PyTorch's cumulative average, is
+    not supported).
+
+    Raises
+    ------
+    TypeError
+        Either is not a real number (a bool, a string, None, ...).
+    ValueError
+        Either is NaN, infinite or out of its range.
+    """
+    for name, value, expected, example in (
+        ("eps", eps, "a finite number > 0", "eps=1e-5"),
+        ("momentum", momentum, "a number in [0, 1]", "momentum=0.1"),
+    ):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            unsupported = " (the cumulative average, momentum=None, is not supported)"
+            raise TypeError(
+                f"{where}: {name} must be a real number (int or float), got "
+                f"{type(value).__name__} {value!r}{unsupported if value is None else ''}; "
+                f"pass e.g. {example}"
+            )
+        number = float(value)
+        valid = number > 0 and math.isfinite(number) if name == "eps" else 0 <= number <= 1
+        if not valid:
+            raise ValueError(
+                f"{where}: {name} must be {expected}, got {value}; pass e.g. {example}"
+            )
 
 
 def batch_norm(
@@ -182,7 +217,11 @@ def batch_norm(
     and the running statistics (if given) are updated in place (``momentum`` weighs the new
     value; the running variance is the unbiased one). In evaluation the running statistics
     replace the batch's. Composed of operations, so the engine derives the backward pass.
+
+    ``eps`` must be a finite number > 0 and ``momentum`` a number in [0, 1]
+    (`check_batch_norm_options`: a TypeError or ValueError otherwise, before any work).
     """
+    check_batch_norm_options(eps, momentum, "batch_norm")
     x = _operand(x)
     if x.ndim < 2:
         raise ValueError(f"batch_norm expected input of shape (N, C, ...) but got {x.shape}")
