@@ -116,14 +116,16 @@ def test_files_that_are_not_checkpoints(tmp_path: Path) -> None:
 
 
 def test_unknown_model_class_is_named(tmp_path: Path) -> None:
-    header = json.dumps({"format": "deeplearning-checkpoint", "model": "ResNet50"})
+    header = json.dumps({"format": "deeplearning-checkpoint", "version": 1, "model": "ResNet50"})
     np.savez(tmp_path / "r.npz", header=np.array(header))
     with pytest.raises(CheckpointError, match="holds a 'ResNet50'"):
         load_checkpoint(tmp_path / "r.npz")
 
 
 def test_unknown_path_is_named(tmp_path: Path) -> None:
-    header = json.dumps({"format": "deeplearning-checkpoint", "model": "MLP", "engine": "jax"})
+    header = json.dumps(
+        {"format": "deeplearning-checkpoint", "version": 1, "model": "MLP", "engine": "jax"}
+    )
     np.savez(tmp_path / "j.npz", header=np.array(header))
     with pytest.raises(CheckpointError, match=r"'MLP' on the 'jax' path.*\['layers', 'autograd'\]"):
         load_checkpoint(tmp_path / "j.npz")

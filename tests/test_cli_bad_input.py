@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from deeplearning import TwoLayerMLP
-from deeplearning.atomic import atomic_write, check_writable
+from deeplearning.atomic import STALE_TEMPORARY_S, atomic_write, check_writable
 from deeplearning.checkpoint import save_checkpoint
 from deeplearning.cli import format_confusion, main
 
@@ -163,12 +164,17 @@ def test_files_get_the_umask_permissions_and_keep_their_own(tmp_path: Path) -> N
 
 
 def test_temporary_files_of_a_killed_write_are_removed_by_the_next(tmp_path: Path) -> None:
-    stale = tmp_path / ".ck.npz.abc123.tmp"
-    stale.write_bytes(b"half a checkpoint")
+    old = time.time() - STALE_TEMPORARY_S - 60
+    stale, young = tmp_path / ".ck.npz.abc123.tmp", tmp_path / ".ck.npz.def456.tmp"
     other = tmp_path / ".other.npz.abc123.tmp"
-    other.write_bytes(b"someone else's")
+    for path in (stale, young, other):
+        path.write_bytes(b"half a checkpoint")
+    for path in (stale, other):
+        os.utime(path, (old, old))
     save_checkpoint(tmp_path / "ck.npz", TwoLayerMLP(8, 4, 3, rng=0))
-    assert not stale.exists() and other.exists()
+    assert not stale.exists()  # left by a killed save of ck.npz
+    assert young.exists()  # perhaps another process's save in progress
+    assert other.exists()  # another file's
 
 
 # -- runs that blow up, and Ctrl-C ----------------------------------------------------------------

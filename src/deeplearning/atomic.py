@@ -5,7 +5,8 @@ The rules, for every file the library writes (checkpoints, JSON, plots, download
 
 - the new content goes to a temporary file beside the target (``.name.xxxx.tmp``), renamed
   over the target only once it is complete; a temporary file that a killed run left behind
-  is removed by the next write of the same target;
+  is removed by the next write of the same target, once `STALE_TEMPORARY_S` old (a younger
+  one may be another process's write in progress);
 - a target that exists must be a regular file: a folder, device, FIFO or socket is refused
   (`check_writable`, which the command line calls before training starts);
 - a symbolic link is written through: the file it points to is replaced, the link stays;
@@ -19,12 +20,31 @@ import glob
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from ._types import PathLike
+
+STALE_TEMPORARY_S = 600.0
+"""Seconds after which a temporary file nobody writes to any more counts as left behind."""
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove the temporary files of writes of ``target`` that were killed: those untouched
+    for `STALE_TEMPORARY_S` (files that cannot be removed are left). Returns those removed."""
+    removed = []
+    now = time.time()
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if now - path.stat().st_mtime > STALE_TEMPORARY_S:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
 
 
 def check_writable(path: PathLike, what: str = "output") -> Path:
@@ -61,8 +81,7 @@ def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     the module docstring for links, permissions and what may be replaced.
     """
     target = check_writable(path)
-    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        stale.unlink(missing_ok=True)  # left by a write that was killed
+    remove_stale_temporaries(target)
     permissions = stat.S_IMODE(target.stat().st_mode) if target.exists() else _new_file_mode()
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"

@@ -25,7 +25,7 @@ import numpy as np
 
 from .atomic import atomic_write, check_writable
 from .bench import run_benchmark
-from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, read_resume_header, save_checkpoint
 from .cnn_bench import run_cnn_benchmark
 from .datasets import DATASETS, dataset_info, load_mnist
 from .metrics import confusion_matrix, predict
@@ -222,12 +222,7 @@ def _train(args: argparse.Namespace) -> int:
     given = {name: value for name, value in given.items() if value is not None}
     header: dict[str, Any] = {}
     if args.resume:
-        header, _ = read_checkpoint(args.resume)
-        if "recipe" not in header:
-            raise ValueError(
-                f"{args.resume} holds no training recipe: only checkpoints written by "
-                "`train --save` can be resumed"
-            )
+        header = read_resume_header(args.resume)
     try:
         recipe = Recipe.from_dict({**header["recipe"], **given}) if args.resume else Recipe(**given)
     except ValueError as error:

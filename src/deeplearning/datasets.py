@@ -9,8 +9,12 @@ lives in a folder named after it under a data directory. The directories searche
 3. the user's cache, ``$XDG_CACHE_HOME/deeplearning`` (``~/.cache/deeplearning`` by default);
 4. Debian's ``/usr/share/datasets``.
 
+A directory may also be the data set's folder itself (``.../mnist`` holding the four files),
+as long as the folder bears the data set's name.
+
 If none has the files, they are downloaded from the data set's mirrors into the first of
-(1), (2), (3) that is set, each checked against its SHA-256 and moved into place only then.
+(1), (2), (3) that is set, each checked against its size and SHA-256 and moved into place only
+then. A mirror that sends more than the file's published size is cut off at one byte past it.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ import hashlib
 import os
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from . import atomic
 from ._types import RNG, Array, PathLike
 from .atomic import atomic_write
 from .idx import read_idx
@@ -35,14 +40,21 @@ TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 
 
+MAX_DOWNLOAD_BYTES = 64 << 20
+"""The most bytes downloaded for a file whose size the registry does not give (64 MiB; the
+largest known file, Fashion-MNIST's training images, is 26 MB)."""
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What is known of a data set: its files with their SHA-256, mirrors and class names."""
+    """What is known of a data set: its files with their SHA-256 and size (compressed, in
+    bytes), mirrors and class names."""
 
     name: str
     mirrors: tuple[str, ...]
     sha256: dict[str, str]
     classes: tuple[str, ...]
+    sizes: dict[str, int] = field(default_factory=dict)
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -60,6 +72,12 @@ DATASETS: dict[str, DatasetInfo] = {
                 TEST_IMAGES: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
                 TEST_LABELS: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
             },
+            sizes={  # the files in ../shared/data/mnist, as published
+                TRAIN_IMAGES: 9_912_422,
+                TRAIN_LABELS: 28_881,
+                TEST_IMAGES: 1_648_877,
+                TEST_LABELS: 4_542,
+            },
             classes=tuple("0123456789"),
         ),
         DatasetInfo(
@@ -70,6 +88,12 @@ DATASETS: dict[str, DatasetInfo] = {
                 TRAIN_LABELS: "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
                 TEST_IMAGES: "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
                 TEST_LABELS: "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
+            },
+            sizes={
+                TRAIN_IMAGES: 26_421_880,
+                TRAIN_LABELS: 29_515,
+                TEST_IMAGES: 4_422_102,
+                TEST_LABELS: 5_148,
             },
             classes=(
                 "T-shirt/top",
@@ -93,6 +117,12 @@ DATASETS: dict[str, DatasetInfo] = {
                 TEST_IMAGES: "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
                 TEST_LABELS: "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
             },
+            sizes={
+                TRAIN_IMAGES: 18_165_135,
+                TRAIN_LABELS: 29_497,
+                TEST_IMAGES: 3_041_136,
+                TEST_LABELS: 5_120,
+            },
             classes=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
         ),
     )
@@ -105,6 +135,14 @@ class DatasetNotFoundError(FileNotFoundError):
 
 class ChecksumError(ValueError):
     """A downloaded file's SHA-256 differs from the published one."""
+
+
+class DownloadSizeError(ChecksumError):
+    """A mirror sent more bytes than the file's published size (it was cut off there)."""
+
+
+class LabelError(ValueError):
+    """A label file holds a label outside the data set's classes."""
 
 
 class Dataset(NamedTuple):
@@ -143,13 +181,22 @@ def cache_dir() -> Path:
 
 
 def locate(name: str, data_dir: PathLike | None = None) -> Path | None:
-    """The first ``<dir>/<name>`` folder that holds all four files (gzipped or not), if any."""
+    """The first folder that holds all four files (gzipped or not), if any: ``<dir>/<name>``,
+    or ``<dir>`` itself when it is named ``name`` (a directory pointing at the set's folder)."""
     info = dataset_info(name)
     for root in search_dirs(data_dir):
-        folder = root / name
-        if all(_find_file(folder, filename) for filename in info.sha256):
-            return folder
+        for folder in _candidates(root, name):
+            if _complete(folder, info):
+                return folder
     return None
+
+
+def _candidates(root: Path, name: str) -> list[Path]:
+    return [root / name, root] if root.name == name else [root / name]
+
+
+def _complete(folder: Path, info: DatasetInfo) -> bool:
+    return all(_find_file(folder, filename) for filename in info.sha256)
 
 
 def _find_file(folder: Path, filename: str) -> Path | None:
@@ -175,18 +222,23 @@ def download_dataset(
     mirrors: Sequence[str] | None = None,
     timeout: float = 30.0,
 ) -> Path:
-    """Download a data set's missing files into ``root/name``, verifying each SHA-256.
+    """Download a data set's missing files into ``root/name``, verifying each size and SHA-256.
 
     Each file is fetched into a temporary file beside its destination and renamed into place
-    only once its SHA-256 matches, so a failed or corrupted download leaves nothing behind.
-    Mirrors are tried in order for each file.
+    only once its size and SHA-256 match, so a failed or corrupted download leaves nothing
+    behind: no temporary file, and no folder that this call created and left empty. A mirror
+    that sends more than the file's size (`DatasetInfo.sizes`, else `MAX_DOWNLOAD_BYTES`) is cut
+    off one byte past it. Temporary files left by a killed download (``.<file>.*.tmp``, not
+    written to for `atomic.STALE_TEMPORARY_S`) are removed first. Mirrors are tried in order
+    for each file.
 
     Parameters
     ----------
     name : str
         A key of `DATASETS`.
     root : str or Path
-        The data directory; files go to ``root/name/``.
+        The data directory; files go to ``root/name/`` (or to ``root`` itself when it is named
+        ``name`` and holds no ``name/`` folder).
     mirrors : sequence of str, optional
         Base URLs (ending in ``/``) to use instead of the registry's; ``file://`` URLs work.
     timeout : float
@@ -203,38 +255,110 @@ def download_dataset(
         If some file could not be fetched from any mirror; the message says why for each.
     """
     info = dataset_info(name)
-    folder = Path(root) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for filename, sha256 in info.sha256.items():
-        if _find_file(folder, filename):
-            continue
-        failures = []
-        for mirror in mirrors if mirrors is not None else info.mirrors:
-            url = mirror + filename
+    root = Path(root)
+    folder = root if root.name == name and not (root / name).is_dir() else root / name
+    created = _make_folders(folder)
+    try:
+        remove_stale_temporaries(folder, name)
+        for filename, sha256 in info.sha256.items():
+            if _find_file(folder, filename):
+                continue
+            failures = []
+            for mirror in mirrors if mirrors is not None else info.mirrors:
+                url = mirror + filename
+                try:
+                    _fetch(url, folder / filename, sha256, timeout, info.sizes.get(filename))
+                    break
+                except (OSError, ChecksumError) as error:
+                    failures.append(f"  {url}: {error}")
+            else:
+                raise DatasetNotFoundError(
+                    f"could not download {filename} of {name} into {folder}:\n"
+                    + "\n".join(failures)
+                )
+    except BaseException:
+        for made in created:  # deepest first; stops at the first that is not empty
             try:
-                _fetch(url, folder / filename, sha256, timeout)
+                made.rmdir()
+            except OSError:
                 break
-            except (OSError, ChecksumError) as error:
-                failures.append(f"  {url}: {error}")
-        else:
-            raise DatasetNotFoundError(
-                f"could not download {filename} of {name}:\n" + "\n".join(failures)
-            )
+        raise
     return folder
 
 
-def _fetch(url: str, destination: Path, sha256: str, timeout: float) -> None:
-    """Stream ``url`` to ``destination`` atomically, hashing as it goes; keep it only if the
-    SHA-256 matches."""
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest first."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_stale_temporaries(folder: Path, name: str) -> list[Path]:
+    """Remove the temporary files that killed downloads of ``name``'s four files left in
+    ``folder`` (`atomic.remove_stale_temporaries`, which keeps any younger than
+    `atomic.STALE_TEMPORARY_S`: a download in progress). Returns the files removed."""
+    return [
+        path
+        for filename in dataset_info(name).sha256
+        for path in atomic.remove_stale_temporaries(folder / filename)
+    ]
+
+
+def _fetch(url: str, destination: Path, sha256: str, timeout: float, size: int | None) -> None:
+    """Stream ``url`` to ``destination`` atomically, hashing as it goes; keep it only if its
+    size and SHA-256 match. At most ``size + 1`` bytes are read (``MAX_DOWNLOAD_BYTES + 1``
+    when the size is unknown)."""
+    limit = size if size is not None else MAX_DOWNLOAD_BYTES
+    known = "its published size" if size is not None else "the most allowed for a file"
+    fix = "the mirror is broken or serves another file; try another mirror"
     digest = hashlib.sha256()
+    received = 0
     with atomic_write(destination) as out, urllib.request.urlopen(url, timeout=timeout) as src:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
+        announced = _content_length(src)
+        if announced is not None and announced > limit:
+            raise DownloadSizeError(
+                f"{destination.name}: the mirror announces {announced:,} bytes, {known} is "
+                f"{limit:,}; nothing was kept: {fix}"
+            )
+        while True:
+            chunk = src.read(min(_DOWNLOAD_CHUNK, limit + 1 - received))
+            if not chunk:
+                break
+            received += len(chunk)
+            if received > limit:
+                raise DownloadSizeError(
+                    f"{destination.name}: the mirror sent more than {limit:,} bytes ({known}); "
+                    f"stopped after {received:,} and discarded the file: {fix}"
+                )
             digest.update(chunk)
             out.write(chunk)
+        if size is not None and received != size:
+            raise ChecksumError(
+                f"{destination.name}: got {received:,} bytes, expected {size:,} (the download "
+                "was cut short); the file was discarded: try again or another mirror"
+            )
         if digest.hexdigest() != sha256:
             raise ChecksumError(
-                f"SHA-256 is {digest.hexdigest()}, expected {sha256}; the file was discarded"
+                f"{destination.name}: SHA-256 is {digest.hexdigest()}, expected {sha256}; the "
+                f"file was discarded: {fix}"
             )
+
+
+_DOWNLOAD_CHUNK = 1 << 16
+
+
+def _content_length(response: object) -> int | None:
+    """The Content-Length a response announces, if any and if it is a number."""
+    headers = getattr(response, "headers", None)
+    value = headers.get("Content-Length") if headers is not None else None
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def load_mnist(
@@ -270,6 +394,8 @@ def load_mnist(
         directories searched, and how to supply them.
     IDXFormatError
         If a file is corrupt or truncated.
+    LabelError
+        If a label is outside the data set's classes (the message names the file and index).
     """
     info = dataset_info(name)
     folder = locate(name, data_dir)
@@ -283,13 +409,15 @@ def load_mnist(
                 reason = str(error)
         if folder is None:
             raise DatasetNotFoundError(_not_found_message(info, data_dir, reason))
-    x_train, y_train = _load_split(folder, TRAIN_IMAGES, TRAIN_LABELS, flatten)
-    x_test, y_test = _load_split(folder, TEST_IMAGES, TEST_LABELS, flatten)
+    else:
+        remove_stale_temporaries(folder, name)  # of a download killed after another finished
+    x_train, y_train = _load_split(folder, TRAIN_IMAGES, TRAIN_LABELS, flatten, info)
+    x_test, y_test = _load_split(folder, TEST_IMAGES, TEST_LABELS, flatten, info)
     return Dataset(x_train, y_train, x_test, y_test)
 
 
 def _load_split(
-    folder: Path, images_name: str, labels_name: str, flatten: bool
+    folder: Path, images_name: str, labels_name: str, flatten: bool, info: DatasetInfo
 ) -> tuple[Array, Array]:
     images_path, labels_path = _find_file(folder, images_name), _find_file(folder, labels_name)
     assert images_path is not None and labels_path is not None  # locate() checked both
@@ -304,21 +432,57 @@ def _load_split(
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
             "labels: the two files come from different data sets or one is damaged."
         )
+    check_labels(labels, len(info.classes), f"{labels_path} ({info.name})")
     x = images.astype(np.float32)  # the one copy: scaled in place, reshaped as a view
     x /= 255
     x = x.reshape(len(x), -1) if flatten else x[:, np.newaxis]
     return x, labels.astype(np.int64)
 
 
+def check_labels(labels: Array, n_classes: int, name: str) -> None:
+    """Raise `LabelError` naming ``name`` and the first index if a label is not an integer in
+    ``[0, n_classes)``."""
+    if labels.dtype.kind not in "iu":
+        raise LabelError(
+            f"{name}: labels must be integers in 0..{n_classes - 1}, the file holds "
+            f"{labels.dtype.name} values: it is not a label file. Delete it and download it again."
+        )
+    bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
+    if len(bad):
+        first = int(bad[0])
+        raise LabelError(
+            f"{name}: label {int(labels[first])} at index {first} is outside the {n_classes} "
+            f"classes (0..{n_classes - 1}); {len(bad):,} of {len(labels):,} labels are out of "
+            "range. The file is damaged or belongs to another data set: delete it and download "
+            "it again."
+        )
+
+
 def _not_found_message(info: DatasetInfo, data_dir: PathLike | None, reason: str) -> str:
-    looked = "\n".join(f"  {root / info.name}" for root in search_dirs(data_dir))
+    lines, hints = [], []
+    for root in search_dirs(data_dir):
+        for folder in _candidates(root, info.name):
+            missing = [f for f in info.sha256 if not _find_file(folder, f)]
+            if folder.is_dir() and len(missing) < len(info.sha256):
+                lines.append(f"  {folder} (missing {', '.join(missing)})")
+            elif folder == root / info.name:
+                lines.append(f"  {folder}")
+        if root.name != info.name and _complete(root, info):
+            hints.append(
+                f"{root} holds the four files itself but is not named '{info.name}': rename it "
+                f"'{info.name}' (and point DEEPLEARNING_DATA or --data-dir at it or at its "
+                f"parent), or move the files into {root / info.name}"
+            )
+    looked = "\n".join(lines)
     files = ", ".join(info.sha256)
+    hint = "".join(f"\nHint: {h}." for h in hints)
     return (
         f"the {info.name} data set was not found. It needs the files {files}.\n"
         f"Looked in:\n{looked}\n"
         f"Not downloaded: {reason}\n"
         f"To supply them, put the four files (from {info.mirrors[0]}) in a folder named "
-        f"'{info.name}' and point DEEPLEARNING_DATA (or --data-dir) at the folder above it."
+        f"'{info.name}' and point DEEPLEARNING_DATA (or --data-dir) at that folder or the one "
+        f"above it.{hint}"
     )
 
 

@@ -120,6 +120,22 @@ class Recipe:
                 "TwoLayerMLP has no BatchNorm or Dropout: give the model as sizes, "
                 "e.g. --model 784-128-10 --batchnorm"
             )
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int of at least 1, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an int of at least 0, got {self.seed!r}")
+        if not 0 <= self.dropout < 1:  # also refuses NaN
+            raise ValueError(f"dropout must be a probability in [0, 1), got {self.dropout!r}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr >= 0):
+            raise ValueError(f"lr must be a finite number >= 0 (or None), got {self.lr!r}")
+        if self.clip_grad is not None and not (
+            math.isfinite(self.clip_grad) and self.clip_grad > 0
+        ):
+            raise ValueError(
+                f"clip_grad must be a finite number > 0 (or None), got {self.clip_grad!r}"
+            )
         if not 0 <= self.warmup < self.epochs:
             raise ValueError(f"warm-up must last 0 to {self.epochs - 1} epochs, got {self.warmup}")
 
@@ -194,6 +210,8 @@ class Recipe:
 
     def build_schedule(self, steps_per_epoch: int) -> Schedule:
         """The learning rate as a function of the step, over ``epochs * steps_per_epoch``."""
+        if steps_per_epoch < 1:
+            raise ValueError(f"a schedule needs at least one step per epoch, got {steps_per_epoch}")
         lr = self.learning_rate
         warm = self.warmup * steps_per_epoch
         rest = self.epochs * steps_per_epoch - warm
