@@ -237,3 +237,17 @@ def test_json_output_is_written_atomically_with_its_records(data_dir: Path, tmp_
     assert main(["train", "--data-dir", str(data_dir), "--quiet", "--epochs", "1",
                  "--json", str(metrics)]) == 0  # fmt: skip
     assert [record["epoch"] for record in json.loads(metrics.read_text())] == [1]
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deeplearning.cli as cli
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(cli, "fit", broken)
+    assert main(["train", "--data-dir", str(data_dir), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: unexpected KeyError: 'surprise' (a bug: please report it)\n"

@@ -212,6 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("error: out of memory: use a smaller --batch-size or model", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug: still one line, never a traceback
+        print(f"error: unexpected {type(error).__name__}: {error} (a bug: please report it)",
+              file=sys.stderr)  # fmt: skip
+        return 1
 
 
 def _train(args: argparse.Namespace) -> int:
