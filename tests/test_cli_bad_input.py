@@ -251,3 +251,20 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
     assert main(["train", "--data-dir", str(data_dir), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err == "error: unexpected KeyError: 'surprise' (a bug: please report it)\n"
+
+
+def test_a_read_only_folder_is_refused_before_training(
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_access = os.access
+
+    def access(path: object, mode: int) -> bool:  # as for a user without write permission
+        return False if Path(str(path)) == tmp_path and mode & os.W_OK else real_access(path, mode)
+
+    monkeypatch.setattr(os, "access", access)
+    line = usage_error(["train", "--data-dir", str(data_dir), "--json", str(tmp_path / "m.json")],
+                       capsys)  # fmt: skip
+    assert f"the folder of the --json file {tmp_path / 'm.json'} is not writable" in line
