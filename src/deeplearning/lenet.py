@@ -17,7 +17,7 @@ from numpy.typing import DTypeLike
 
 from ._types import RNG, as_generator
 from .conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
-from .mnist_mlp import LAYERS
+from .mnist_mlp import LAYERS, mlp_layers
 from .module import Module
 from .neural_net import Sequential
 from .regularization import BatchNorm2d
@@ -55,14 +55,8 @@ def lenet5_layers(
         layers += [blocks["relu"](), blocks["maxpool"](2)]
     side = (image_size // 2 - 4) // 2  # 28 -> 28 (padded) -> 14 -> 10 -> 5
     layers.append(blocks["flatten"]())
-    for fan_in, fan_out in ((16 * side * side, 120), (120, 84)):
-        layers.append(blocks["linear"](fan_in, fan_out, rng=generator, dtype=dtype))
-        if batchnorm:
-            layers.append(blocks["batchnorm"](fan_out, dtype=dtype))
-        layers.append(blocks["relu"]())
-        if dropout > 0:
-            layers.append(blocks["dropout"](dropout, rng=generator))
-    layers.append(blocks["linear"](84, num_classes, rng=generator, dtype=dtype))
+    head = [16 * side * side, 120, 84, num_classes]  # an MLP on the flattened maps
+    layers += mlp_layers(head, "relu", batchnorm, dropout, generator, dtype, blocks)
     return layers
 
 
