@@ -294,3 +294,21 @@ def test_the_readme_cnn_recipe_reaches_99_2_percent(mnist_root: Path, tmp_path: 
     args = ["train", "--quiet", "--data-dir", str(mnist_root), "--json", str(metrics)]
     assert main([*args, *recipe]) == 0
     assert json.loads(metrics.read_text())[-1]["test_acc"] >= 0.992
+
+
+def test_threads_are_recorded_and_kept_by_a_resumed_run(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save, metrics = tmp_path / "ck_{epoch}.npz", tmp_path / "m.json"
+    assert train(data_dir, "--threads", "2", "--save", str(save), "--json", str(metrics)) == 0
+    assert "BLAS on 2 thread(s)" in capsys.readouterr().out
+    assert read_checkpoint(tmp_path / "ck_1.npz")[0]["recipe"]["threads"] == 2
+    assert [record["threads"] for record in json.loads(metrics.read_text())] == [2, 2]
+    resumed = tmp_path / "resumed.npz"
+    assert train(data_dir, "--resume", str(tmp_path / "ck_1.npz"), "--save", str(resumed)) == 0
+    assert "BLAS on 2 thread(s)" in capsys.readouterr().out  # the recorded count
+    whole, again = read_checkpoint(tmp_path / "ck_2.npz")[1], read_checkpoint(resumed)[1]
+    for name, value in whole.items():  # the same seed and thread count: the same bits
+        np.testing.assert_array_equal(again[name], value, err_msg=name)
+    assert train(data_dir, "--resume", str(tmp_path / "ck_1.npz"), "--threads", "1") == 0
+    assert "BLAS on 1 thread(s)" in capsys.readouterr().out  # unless told otherwise

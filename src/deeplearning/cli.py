@@ -143,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recipe.add_argument("--seed", type=_count(0), help="weights, shuffling, dropout (default 0)")
     recipe.add_argument(
+        "--threads",
+        type=_count(1),
+        help="BLAS threads while training (default 1); saved with the run, so a resumed run "
+        "keeps it: the same seed and thread count give the same weights, bit for bit",
+    )
+    recipe.add_argument(
         "--engine",
         choices=sorted(ENGINES),
         help="how gradients are computed: 'layers' (hand-written backward passes, the "
@@ -264,12 +270,12 @@ def _train(args: argparse.Namespace) -> int:
     clip = f", gradient norm clipped to {recipe.clip_grad}" if recipe.clip_grad else ""
     say(f"{optimizer!r}, {recipe.scheduler} schedule{warmup}{clip}")
     say(f"batch size {recipe.batch_size}, {recipe.epochs} epochs, seed {recipe.seed}")
-    say(f"gradients by the {recipe.engine} path")
+    say(f"gradients by the {recipe.engine} path, BLAS on {recipe.threads} thread(s)")
     try:
         for stats in fit(
             model, data, optimizer, epochs=recipe.epochs, batch_size=recipe.batch_size, rng=rng,
             scheduler=scheduler, clip_grad=recipe.clip_grad, progress=not args.quiet,
-            start_epoch=len(history) + 1,
+            start_epoch=len(history) + 1, threads=recipe.threads,
         ):  # fmt: skip
             history.append(stats)
             say(stats)
@@ -281,7 +287,8 @@ def _train(args: argparse.Namespace) -> int:
                     rng_state=rng.bit_generator.state,
                 )  # fmt: skip
             if args.json:
-                _write_json(args.json, [record.to_dict() for record in history])
+                records = [{**record.to_dict(), "threads": recipe.threads} for record in history]
+                _write_json(args.json, records)
     except TrainingDivergedError as error:
         print(f"error: {error}{_kept(args, history)}", file=sys.stderr)
         return 1

@@ -33,6 +33,7 @@ from .schedules import (
     SequentialLR,
     StepLR,
 )
+from .train import DEFAULT_BLAS_THREADS
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
@@ -84,6 +85,10 @@ class Recipe:
     engine : str
         ``"layers"`` (hand-written backward passes) or ``"autograd"`` (the engine): the same
         network, weights and gradients, computed by either path.
+    threads : int
+        BLAS threads while training. Results are bit-for-bit repeatable for one thread count
+        (on one machine, with the same library versions); another count may round the matrix
+        products differently.
     """
 
     dataset: str = "mnist"
@@ -101,6 +106,7 @@ class Recipe:
     clip_grad: float | None = None
     seed: int = 0
     engine: str = "layers"
+    threads: int = DEFAULT_BLAS_THREADS
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -120,7 +126,7 @@ class Recipe:
                 "TwoLayerMLP has no BatchNorm or Dropout: give the model as sizes, "
                 "e.g. --model 784-128-10 --batchnorm"
             )
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int of at least 1, got {value!r}")
