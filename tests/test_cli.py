@@ -138,10 +138,20 @@ def test_bench_reports_both_workloads(capsys: pytest.CaptureFixture[str]) -> Non
     assert lines[2].lstrip().startswith("autograd    deeplearning")
     assert lines[3].lstrip().startswith("recipe      deeplearning")
     assert lines[4].lstrip().startswith("(a bare NumPy loop doing train_step's arithmetic:")
-    assert lines[5].lstrip().startswith("(the autograd engine's epoch / the layers' train_step,")
-    assert lines[-1].lstrip().startswith("bare NumPy runs: ")
+    assert lines[5].lstrip().startswith("(train_step's five matrix products alone, the floor:")
+    assert lines[6].lstrip().startswith("(the autograd engine's epoch / the layers' train_step,")
+    assert lines[-2].lstrip().startswith("bare NumPy runs: ")
+    assert lines[-1].lstrip().startswith("matrix product runs: ")
     if "PyTorch" in lines[0]:
-        assert "ratio" in lines[1] and "ratio" in lines[2] and "; PyTorch " in lines[6]
+        assert "threads: default" in lines[0]
+        assert "ratio" in lines[1] and "ratio" in lines[2] and "; PyTorch " in lines[7]
+
+
+def test_bench_with_equal_threads_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    assert main(["bench", "--repeats", "1", "--samples", "640", "--threads", "1"]) == 0
+    assert "(BLAS threads: 1), PyTorch" in (head := capsys.readouterr().out.splitlines()[0])
+    assert head.endswith("(CPU, threads: 1); median seconds per epoch:")
 
 
 def test_bench_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:

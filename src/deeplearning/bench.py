@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -50,14 +52,17 @@ class BenchResult:
 
     numpy: dict[str, list[float]] = field(default_factory=dict)
     bare: list[float] = field(default_factory=list)
+    products: list[float] = field(default_factory=list)
     torch: dict[str, list[float]] = field(default_factory=dict)
     torch_version: str | None = None
     blas_threads: str = ""
+    torch_threads: int | None = None
 
     def report(self) -> str:
         head = f"NumPy {np.__version__} (BLAS threads: {self.blas_threads})"
         if self.torch_version:
-            head += f", PyTorch {self.torch_version} (CPU)"
+            threads = "default" if self.torch_threads is None else self.torch_threads
+            head += f", PyTorch {self.torch_version} (CPU, threads: {threads})"
         lines = [head + "; median seconds per epoch:"]
         runs = []
         for name, ours in self.numpy.items():
@@ -73,6 +78,14 @@ class BenchResult:
             bare = statistics.median(self.bare)
             lines.append(f"  (a bare NumPy loop doing train_step's arithmetic: {bare:.3f} s)")
             runs.append(f"  bare NumPy runs: {_listed(self.bare)}")
+        if self.products:
+            floor = statistics.median(self.products)
+            over = statistics.median(self.numpy["train_step"]) / floor
+            lines.append(
+                f"  (train_step's five matrix products alone, the floor: {floor:.3f} s; "
+                f"train_step takes {over:.2f}x that)"
+            )
+            runs.append(f"  matrix product runs: {_listed(self.products)}")
         if "autograd" in self.numpy and "train_step" in self.numpy:
             pairs = zip(self.numpy["autograd"], self.numpy["train_step"])
             ratio = statistics.median(engine / layers for engine, layers in pairs)
@@ -89,8 +102,12 @@ def _listed(seconds: list[float]) -> str:
     return ", ".join(f"{s:.3f}" for s in seconds)
 
 
-def run_benchmark(repeats: int = 5, samples: int = 60_000, seed: int = 0) -> BenchResult:
-    """Time ``repeats`` epochs of each workload in each library, alternating."""
+def run_benchmark(
+    repeats: int = 5, samples: int = 60_000, seed: int = 0, threads: int | None = None
+) -> BenchResult:
+    """Time ``repeats`` epochs of each workload in each library, alternating: with each
+    library's default threads, or with ``threads`` each (this library's BLAS, PyTorch's
+    intra-op threads)."""
     rng = np.random.default_rng(seed)
     x = rng.random((samples, 784), dtype=np.float32)
     y = rng.integers(0, 10, samples)
@@ -101,20 +118,66 @@ def run_benchmark(repeats: int = 5, samples: int = 60_000, seed: int = 0) -> Ben
         "recipe": (_numpy_recipe(x, y, seed, steps), _torch_loop(x, y, seed, 0.9, steps)),
     }
     result = BenchResult(torch_version=_torch_version())
-    with blas_threads(DEFAULT_BLAS_THREADS) as limited:
-        result.blas_threads = str(DEFAULT_BLAS_THREADS) if limited else "default"
-    bare = _bare_numpy_train_step(x, y, seed)
+    ours_threads = threads or DEFAULT_BLAS_THREADS
+    with blas_threads(ours_threads) as limited:
+        result.blas_threads = str(ours_threads) if limited else "default"
+    if threads is not None and result.torch_version:
+        result.torch_threads = threads
+    bare, products = _bare_numpy_train_step(x, y, seed), _matrix_products(x, seed)
     for epoch in (bare, *[e for pair in workloads.values() for e in pair if e is not None]):
         epoch(True)
-    for _ in range(repeats):  # every workload in each round, so all see the same conditions
-        for name, (ours, theirs) in workloads.items():
-            with blas_threads(DEFAULT_BLAS_THREADS):
-                result.numpy.setdefault(name, []).append(_timed(ours))
-                if name == "train_step":
-                    result.bare.append(_timed(bare))
-            if theirs is not None:
-                result.torch.setdefault(name, []).append(_timed(theirs))
+    with _torch_threads(threads):
+        for _ in range(repeats):  # every workload in each round: all see the same conditions
+            for name, (ours, theirs) in workloads.items():
+                with blas_threads(ours_threads):
+                    result.numpy.setdefault(name, []).append(_timed(ours))
+                    if name == "train_step":
+                        result.bare.append(_timed(bare))
+                        result.products.append(_timed(products))
+                if theirs is not None:
+                    result.torch.setdefault(name, []).append(_timed(theirs))
     return result
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``threads`` inside the block (None: left alone)."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if threads is None or torch is None:
+        yield
+        return
+    default = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(default)
+
+
+def _matrix_products(x: Array, seed: int) -> Epoch:
+    """The floor under ``train_step``: an epoch of its five matrix products alone (forward
+    ``x W1`` and ``a W2``; backward ``dz W2ᵀ``, ``aᵀ dz`` and ``xᵀ da``), on batches sliced
+    in order (no gathering) and fixed stand-ins for the activations."""
+    model = TwoLayerMLP(rng=seed)
+    W1, W2 = model.fc1.W.data, model.fc2.W.data
+    rng = np.random.default_rng(seed)
+    a = rng.random((64, W1.shape[1]), dtype=np.float32)
+    dz = rng.random((64, W2.shape[1]), dtype=np.float32)
+    gW1, gW2 = np.empty_like(W1), np.empty_like(W2)
+
+    def epoch(warmup: bool) -> None:
+        n = WARMUP_BATCHES * 64 if warmup else len(x)
+        for start in range(0, n - 63, 64):
+            x_batch = x[start : start + 64]
+            x_batch @ W1, a @ W2
+            da = dz @ W2.T
+            np.matmul(a.T, dz, out=gW2)
+            np.matmul(x_batch.T, da, out=gW1)
+
+    return epoch
 
 
 def _timed(epoch: Epoch) -> float:

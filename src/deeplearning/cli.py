@@ -186,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--samples", type=_count(64), default=60_000, help="synthetic samples per epoch"
     )
     bench.add_argument(
+        "--threads",
+        type=_count(1),
+        help="this many threads each (BLAS here, PyTorch's intra-op); default: each library's "
+        "default (BLAS 1 here, all cores in PyTorch)",
+    )
+    bench.add_argument(
         "--cnn", action="store_true", help="the cnn workload (LeNet5) instead of the MLP ones"
     )
     return parser
@@ -206,8 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
-        bench = run_cnn_benchmark if args.cnn else run_benchmark
-        print(bench(args.repeats, samples=args.samples).report())
+        if args.cnn:
+            print(run_cnn_benchmark(args.repeats, samples=args.samples).report())
+        else:
+            print(run_benchmark(args.repeats, args.samples, threads=args.threads).report())
         return 0
     except UsageError as error:
         args.command_parser.error(str(error))  # exits with status 2
