@@ -322,3 +322,12 @@ def test_threads_are_recorded_and_kept_by_a_resumed_run(
         np.testing.assert_array_equal(again[name], value, err_msg=name)
     assert train(data_dir, "--resume", str(tmp_path / "ck_1.npz"), "--threads", "1") == 0
     assert "BLAS on 1 thread(s)" in capsys.readouterr().out  # unless told otherwise
+
+
+def test_bench_profile_splits_a_recipe_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--repeats", "1", "--samples", "640", "--profile"]) == 0
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if line.startswith("    gathering batches ")]
+    for part in ("matrix products", "ReLU", "loss", "optimizer", "schedule", "the rest"):
+        assert f", {part} " in line, part
+    assert "where a recipe epoch's" in out

@@ -21,6 +21,8 @@ ratio.
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import statistics
 import time
 from collections.abc import Iterator
@@ -36,6 +38,7 @@ from .autograd import functional as F
 from .datasets import minibatches
 from .losses import CrossEntropyLoss
 from .mnist_mlp import TwoLayerMLP
+from .neural_net import Elementwise, Linear, ReLU
 from .optim import SGD
 from .schedules import CosineAnnealingLR, LRScheduler
 from .train import DEFAULT_BLAS_THREADS, blas_threads, train_epoch
@@ -44,6 +47,22 @@ Epoch = Callable[[bool], None]
 """Runs one epoch of a workload, or a short warm-up if its argument is True."""
 
 WARMUP_BATCHES = 50
+
+
+Part = tuple[list[Callable[..., Any]], bool]
+"""Functions whose time makes one part of a profile, and whether what they call counts too."""
+
+
+RECIPE_PARTS: dict[str, Part] = {
+    "gathering batches": ([minibatches], False),  # the fancy-indexed copy of each batch
+    "matrix products": ([Linear.forward, Linear.backward_params, Linear.backward], False),
+    "ReLU": ([ReLU.forward, Elementwise.backward], True),
+    "loss": ([CrossEntropyLoss.forward, CrossEntropyLoss.backward], True),
+    "optimizer": ([SGD.step], True),
+    "schedule": ([LRScheduler.step], True),
+}
+"""Where a ``recipe`` epoch's time goes (`profile_split`): each part's functions, with or
+without what they call (Linear's own time is its matrix products and the bias)."""
 
 
 @dataclass
@@ -57,6 +76,7 @@ class BenchResult:
     torch_version: str | None = None
     blas_threads: str = ""
     torch_threads: int | None = None
+    profile: dict[str, float] = field(default_factory=dict)
 
     def report(self) -> str:
         head = f"NumPy {np.__version__} (BLAS threads: {self.blas_threads})"
@@ -93,6 +113,10 @@ class BenchResult:
                 f"  (the autograd engine's epoch / the layers' train_step, median over the "
                 f"rounds: {ratio:.2f}x)"
             )
+        if self.profile:
+            total = sum(self.profile.values())
+            lines.append(f"  where a recipe epoch's {total:.3f} s go (profiled):")
+            lines.append(f"    {format_split(self.profile)}")
         if not self.torch_version:
             lines.append('PyTorch is not installed: python -m pip install "deeplearning[torch]"')
         return "\n".join(lines + runs)
@@ -103,11 +127,16 @@ def _listed(seconds: list[float]) -> str:
 
 
 def run_benchmark(
-    repeats: int = 5, samples: int = 60_000, seed: int = 0, threads: int | None = None
+    repeats: int = 5,
+    samples: int = 60_000,
+    seed: int = 0,
+    threads: int | None = None,
+    profile: bool = False,
 ) -> BenchResult:
     """Time ``repeats`` epochs of each workload in each library, alternating: with each
     library's default threads, or with ``threads`` each (this library's BLAS, PyTorch's
-    intra-op threads)."""
+    intra-op threads). With ``profile``, then profile one more ``recipe`` epoch here (see
+    `RECIPE_PARTS`)."""
     rng = np.random.default_rng(seed)
     x = rng.random((samples, 784), dtype=np.float32)
     y = rng.integers(0, 10, samples)
@@ -136,6 +165,9 @@ def run_benchmark(
                         result.products.append(_timed(products))
                 if theirs is not None:
                     result.torch.setdefault(name, []).append(_timed(theirs))
+    if profile:
+        with blas_threads(ours_threads):
+            result.profile = profile_split(workloads["recipe"][0], RECIPE_PARTS)
     return result
 
 
@@ -307,3 +339,27 @@ def _torch_loop(
                 correct += int((logits.argmax(dim=1) == y_batch).sum())
 
     return epoch
+
+
+def profile_split(epoch: Epoch, parts: dict[str, Part]) -> dict[str, float]:
+    """Seconds of one epoch run under cProfile, in each of ``parts`` (their functions' time,
+    with or without the calls they make), and ``"the rest"``: everything else, the Python of
+    the loop included. Profiling adds a little time of its own, to every part alike."""
+    profile = cProfile.Profile()
+    profile.runcall(epoch, False)
+    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    total = sum(own for _, _, own, _, _ in stats.values())
+    split = {}
+    for name, (functions, with_calls) in parts.items():
+        keys = {(f.__code__.co_filename, f.__code__.co_firstlineno, f.__name__) for f in functions}
+        column = 3 if with_calls else 2  # cumulative or own time
+        split[name] = sum(float(entry[column]) for key, entry in stats.items() if key in keys)
+    split["the rest"] = total - sum(split.values())
+    return split
+
+
+def format_split(split: dict[str, float]) -> str:
+    """``name s (share)`` for each part, comma-separated."""
+    total = sum(split.values())
+    parts = [f"{name} {seconds:.3f} s ({seconds / total:.0%})" for name, seconds in split.items()]
+    return ", ".join(parts)

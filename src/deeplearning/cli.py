@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         "default (BLAS 1 here, all cores in PyTorch)",
     )
     bench.add_argument(
+        "--profile", action="store_true", help="then say where a recipe epoch's time goes"
+    )
+    bench.add_argument(
         "--cnn", action="store_true", help="the cnn workload (LeNet5) instead of the MLP ones"
     )
     return parser
@@ -215,7 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cnn:
             print(run_cnn_benchmark(args.repeats, samples=args.samples).report())
         else:
-            print(run_benchmark(args.repeats, args.samples, threads=args.threads).report())
+            result = run_benchmark(
+                args.repeats, args.samples, threads=args.threads, profile=args.profile
+            )
+            print(result.report())
         return 0
     except UsageError as error:
         args.command_parser.error(str(error))  # exits with status 2

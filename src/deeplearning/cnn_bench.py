@@ -10,20 +10,26 @@ products, col2im, pooling, the rest), and one is traced for the peak memory it a
 
 from __future__ import annotations
 
-import cProfile
 import importlib
-import pstats
 import statistics
 import time
 import tracemalloc
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from . import convolution
 from ._types import Array
-from .bench import WARMUP_BATCHES, Epoch, _listed, _torch_version
+from .bench import (
+    WARMUP_BATCHES,
+    Epoch,
+    Part,
+    _listed,
+    _torch_version,
+    format_split,
+    profile_split,
+)
 from .conv_layers import AvgPool2d, Conv2d, MaxPool2d
 from .datasets import minibatches
 from .lenet import LeNet5
@@ -31,17 +37,18 @@ from .neural_net import Linear
 from .optim import SGD
 from .train import DEFAULT_BLAS_THREADS, blas_threads
 
-SPLIT: dict[str, list[Callable[..., Any]]] = {
-    "im2col": [convolution.im2col],
-    "col2im": [convolution.col2im],
-    "pooling": [MaxPool2d.forward, MaxPool2d.backward, AvgPool2d.forward, AvgPool2d.backward],
-}
-"""The kernels whose whole time (their calls included) makes each part of the split."""
-PRODUCTS: list[Callable[..., Any]] = [
-    Conv2d.forward, Conv2d._columns, Conv2d.backward,
-    Linear.forward, Linear.backward_params, Linear.backward,
-]  # fmt: skip
-"""The methods whose own time (their calls excluded) is the matrix products they run."""
+PARTS: dict[str, Part] = {
+    "im2col": ([convolution.im2col], True),
+    "matrix products": (
+        [Conv2d.forward, Conv2d._columns, Conv2d.backward,
+         Linear.forward, Linear.backward_params, Linear.backward],
+        False,
+    ),  # their own time: the products they run (im2col and col2im are calls, counted apart)
+    "col2im": ([convolution.col2im], True),
+    "pooling": ([MaxPool2d.forward, MaxPool2d.backward, AvgPool2d.forward, AvgPool2d.backward],
+                True),
+}  # fmt: skip
+"""Where an epoch's time goes: the functions of each part (see `bench.profile_split`)."""
 
 
 @dataclass
@@ -76,10 +83,7 @@ class CnnResult:
         if not self.torch_version:
             lines.append('PyTorch is not installed: python -m pip install "deeplearning[torch]"')
         total = sum(self.split.values())
-        parts = ", ".join(
-            f"{name} {seconds:.2f} s ({seconds / total:.0%})"
-            for name, seconds in self.split.items()
-        )
+        parts = format_split(self.split)
         lines.append(f"  where an epoch's {total:.2f} s go here (profiled, one thread): {parts}")
         lines.append(
             f"  peak memory a training epoch allocates here: {self.peak_bytes / 2**20:.1f} MiB"
@@ -116,7 +120,7 @@ def run_cnn_benchmark(repeats: int = 3, samples: int = 60_000, seed: int = 0) ->
     if torch is not None:
         torch.set_num_threads(result.torch_threads)
     with blas_threads(1):
-        result.split = _split(ours)
+        result.split = profile_split(ours, PARTS)
         result.peak_bytes = _peak_bytes(ours)
     return result
 
@@ -125,23 +129,6 @@ def _timed(epoch: Epoch) -> float:
     start = time.perf_counter()
     epoch(False)
     return time.perf_counter() - start
-
-
-def _split(epoch: Epoch) -> dict[str, float]:
-    """Seconds of one profiled epoch: in each part of `SPLIT`, the matrix products, the rest."""
-    profile = cProfile.Profile()
-    profile.runcall(epoch, False)
-    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    total = sum(own for _, _, own, _, _ in stats.values())
-
-    def times(functions: list[Callable[..., Any]], which: int) -> float:
-        keys = {(f.__code__.co_filename, f.__code__.co_firstlineno, f.__name__) for f in functions}
-        return sum(float(entry[which]) for key, entry in stats.items() if key in keys)
-
-    split = {name: times(functions, 3) for name, functions in SPLIT.items()}  # with calls
-    split = {"im2col": split["im2col"], "matrix products": times(PRODUCTS, 2), **split}
-    split["the rest"] = total - sum(split.values())
-    return split
 
 
 def _peak_bytes(epoch: Epoch) -> int:
