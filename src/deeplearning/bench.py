@@ -212,18 +212,77 @@ def _matrix_products(x: Array, seed: int) -> Epoch:
     return epoch
 
 
+SCALING_BATCHES = (16, 32, 64, 128, 256, 1024)
+SCALING_WIDTHS = (128, 512, 2048)
+
+
+@dataclass
+class ScalingResult:
+    """Seconds per epoch of ``train_step`` (TwoLayerMLP, plain SGD) by batch size and hidden
+    width, here and in PyTorch: {(batch, width): (ours, theirs or None)}."""
+
+    samples: int
+    threads: str
+    seconds: dict[tuple[int, int], tuple[float, float | None]] = field(default_factory=dict)
+
+    def report(self) -> str:
+        lines = [
+            f"train_step epochs of {self.samples:,} samples ({self.threads}); seconds per "
+            "epoch and samples per second:",
+            "   batch  hidden   deeplearning            PyTorch                 ratio",
+        ]
+        for (batch, width), (ours, theirs) in self.seconds.items():
+            rate = self.samples / ours
+            line = f"  {batch:>6}  {width:>6}   {ours:6.3f} s {rate:>9,.0f}/s"
+            if theirs is not None:
+                rate = self.samples / theirs
+                line += f"   {theirs:6.3f} s {rate:>9,.0f}/s   {ours / theirs:.2f}x"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def run_scaling(samples: int = 20_000, seed: int = 0, threads: int | None = None) -> ScalingResult:
+    """One epoch of ``train_step`` here and in PyTorch (alternating, after a warm-up) for each
+    batch size of `SCALING_BATCHES` at width 128 and each width of `SCALING_WIDTHS` at batch
+    64; with each library's default threads, or ``threads`` each."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((samples, 784), dtype=np.float32)
+    y = rng.integers(0, 10, samples)
+    ours_threads = threads or DEFAULT_BLAS_THREADS
+    label = f"BLAS threads here: {ours_threads}; PyTorch: {threads or 'default'}"
+    result = ScalingResult(samples, label)
+    cases = [(batch, 128) for batch in SCALING_BATCHES]
+    cases += [(64, width) for width in SCALING_WIDTHS if width != 128]
+    with _torch_threads(threads):
+        for batch, width in cases:
+            ours = _numpy_train_step(x, y, seed, width, batch)
+            theirs = _torch_loop(x, y, seed, momentum=0.0, hidden=width, batch_size=batch)
+            with blas_threads(ours_threads):
+                ours(True)
+                mine = _timed(ours)
+            other = None
+            if theirs is not None:
+                theirs(True)
+                other = _timed(theirs)
+            result.seconds[(batch, width)] = (mine, other)
+    return result
+
+
 def _timed(epoch: Epoch) -> float:
     start = time.perf_counter()
     epoch(False)
     return time.perf_counter() - start
 
 
-def _numpy_train_step(x: Array, y: Array, seed: int) -> Epoch:
-    model, shuffle = TwoLayerMLP(rng=seed), np.random.default_rng(seed)
+def _numpy_train_step(
+    x: Array, y: Array, seed: int, hidden: int = 128, batch_size: int = 64
+) -> Epoch:
+    model = TwoLayerMLP(784, hidden, 10, rng=seed)
+    shuffle = np.random.default_rng(seed)
 
     def epoch(warmup: bool) -> None:
-        n = WARMUP_BATCHES * 64 if warmup else len(x)
-        for x_batch, y_batch in minibatches(x[:n], y[:n], 64, rng=shuffle):
+        n = WARMUP_BATCHES * batch_size if warmup else len(x)
+        for x_batch, y_batch in minibatches(x[:n], y[:n], batch_size, rng=shuffle):
             model.train_step(x_batch, y_batch, lr=0.1)
 
     return epoch
@@ -298,7 +357,13 @@ def _torch_version() -> str | None:
 
 
 def _torch_loop(
-    x: Array, y: Array, seed: int, momentum: float, steps: int | None = None
+    x: Array,
+    y: Array,
+    seed: int,
+    momentum: float,
+    steps: int | None = None,
+    hidden: int = 128,
+    batch_size: int = 64,
 ) -> Epoch | None:
     """The same epoch in PyTorch: SGD (lr 0.1 plain, or 0.05 with momentum and a cosine
     schedule of ``steps``, counting accuracy as `train_epoch` does)."""
@@ -308,9 +373,9 @@ def _torch_loop(
         return None
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
-        torch.nn.Linear(784, 128, dtype=torch.float32),
+        torch.nn.Linear(784, hidden, dtype=torch.float32),
         torch.nn.ReLU(),
-        torch.nn.Linear(128, 10, dtype=torch.float32),
+        torch.nn.Linear(hidden, 10, dtype=torch.float32),
     )
     recipe = steps is not None
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05 if recipe else 0.1, momentum=momentum)
@@ -322,11 +387,11 @@ def _torch_loop(
     shuffle = torch.Generator().manual_seed(seed)
 
     def epoch(warmup: bool) -> None:
-        n = min(WARMUP_BATCHES * 64, len(tx)) if warmup else len(tx)
+        n = min(WARMUP_BATCHES * batch_size, len(tx)) if warmup else len(tx)
         order = torch.randperm(n, generator=shuffle)
         correct: Any = 0
-        for start in range(0, n, 64):
-            index = order[start : start + 64]
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
             x_batch, y_batch = tx[index], ty[index]
             logits = model(x_batch)
             loss = loss_fn(logits, y_batch)

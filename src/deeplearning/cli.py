@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .atomic import atomic_write, check_writable
-from .bench import run_benchmark
+from .bench import run_benchmark, run_scaling
 from .checkpoint import load_checkpoint, read_resume_header, save_checkpoint
 from .cnn_bench import run_cnn_benchmark
 from .datasets import DATASETS, dataset_info, load_mnist
@@ -195,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", action="store_true", help="then say where a recipe epoch's time goes"
     )
     bench.add_argument(
+        "--scaling",
+        action="store_true",
+        help="seconds per epoch by batch size (16 to 1024) and hidden width (128 to 2048)",
+    )
+    bench.add_argument(
         "--cnn", action="store_true", help="the cnn workload (LeNet5) instead of the MLP ones"
     )
     return parser
@@ -217,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args)
         if args.cnn:
             print(run_cnn_benchmark(args.repeats, samples=args.samples).report())
+        elif args.scaling:
+            print(run_scaling(args.samples, threads=args.threads).report())
         else:
             result = run_benchmark(
                 args.repeats, args.samples, threads=args.threads, profile=args.profile
