@@ -1,6 +1,6 @@
 """Benchmark: training epochs of TwoLayerMLP here and in PyTorch (CPU), on the same machine.
 
-Three workloads, each written the same way in both libraries:
+Four workloads, each written the same way in both libraries:
 
 - ``train_step``: `TwoLayerMLP.train_step` over shuffled batches of 64 (plain SGD, lr 0.1),
   also timed as a bare NumPy loop (the same arithmetic, no classes), which shows what this
@@ -8,7 +8,8 @@ Three workloads, each written the same way in both libraries:
 - ``autograd``: the same network and step on the autograd engine (``loss.backward()`` then
   `SGD`), against the same PyTorch loop as ``train_step``: the engine's cost over the layers;
 - ``recipe``: the command line's default recipe through `train_epoch` (SGD with momentum 0.9,
-  a cosine schedule stepped every batch, running loss and accuracy).
+  a cosine schedule stepped every batch, running loss and accuracy);
+- ``adam``: TwoLayerMLP with Adam (lr 1e-3), batch 64: the optimizer's own cost.
 
 The data are synthetic and MNIST-shaped (60,000 x 784 float32 in [0, 1], ten classes) and held
 in memory, so only the training loop is timed, not data loading. After a short warm-up of
@@ -39,7 +40,7 @@ from .datasets import minibatches
 from .losses import CrossEntropyLoss
 from .mnist_mlp import TwoLayerMLP
 from .neural_net import Elementwise, Linear, ReLU
-from .optim import SGD
+from .optim import SGD, Adam
 from .schedules import CosineAnnealingLR, LRScheduler
 from .train import DEFAULT_BLAS_THREADS, blas_threads, train_epoch
 
@@ -145,6 +146,7 @@ def run_benchmark(
         "train_step": (_numpy_train_step(x, y, seed), _torch_loop(x, y, seed, momentum=0.0)),
         "autograd": (_engine_train_step(x, y, seed), _torch_loop(x, y, seed, momentum=0.0)),
         "recipe": (_numpy_recipe(x, y, seed, steps), _torch_loop(x, y, seed, 0.9, steps)),
+        "adam": (_numpy_adam(x, y, seed), _torch_loop(x, y, seed, momentum=0.0, adam=True)),
     }
     result = BenchResult(torch_version=_torch_version())
     ours_threads = threads or DEFAULT_BLAS_THREADS
@@ -288,6 +290,20 @@ def _numpy_train_step(
     return epoch
 
 
+def _numpy_adam(x: Array, y: Array, seed: int) -> Epoch:
+    """TwoLayerMLP's gradients (`Module.batch_gradients`) and an `Adam` step, batch 64."""
+    model, shuffle = TwoLayerMLP(rng=seed), np.random.default_rng(seed)
+    optimizer = Adam(model.parameters(), lr=1e-3)
+
+    def epoch(warmup: bool) -> None:
+        n = WARMUP_BATCHES * 64 if warmup else len(x)
+        for x_batch, y_batch in minibatches(x[:n], y[:n], 64, rng=shuffle):
+            model.batch_gradients(x_batch, y_batch)
+            optimizer.step()
+
+    return epoch
+
+
 def _engine_train_step(x: Array, y: Array, seed: int) -> Epoch:
     """`_numpy_train_step` on the autograd engine: ``nn.TwoLayerMLP``, cross-entropy, SGD."""
     model, shuffle = nn.TwoLayerMLP(rng=seed), np.random.default_rng(seed)
@@ -364,9 +380,10 @@ def _torch_loop(
     steps: int | None = None,
     hidden: int = 128,
     batch_size: int = 64,
+    adam: bool = False,
 ) -> Epoch | None:
     """The same epoch in PyTorch: SGD (lr 0.1 plain, or 0.05 with momentum and a cosine
-    schedule of ``steps``, counting accuracy as `train_epoch` does)."""
+    schedule of ``steps``, counting accuracy as `train_epoch` does), or Adam (lr 1e-3)."""
     try:
         import torch
     except ImportError:
@@ -378,7 +395,11 @@ def _torch_loop(
         torch.nn.Linear(hidden, 10, dtype=torch.float32),
     )
     recipe = steps is not None
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05 if recipe else 0.1, momentum=momentum)
+    optimizer: Any = (
+        torch.optim.Adam(model.parameters(), lr=1e-3)
+        if adam
+        else torch.optim.SGD(model.parameters(), lr=0.05 if recipe else 0.1, momentum=momentum)
+    )
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if recipe else None
     )
