@@ -149,3 +149,24 @@ def test_repr_shows_the_hyperparameters() -> None:
     assert repr(optimizer) == (
         "SGD(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False)"
     )
+
+
+@pytest.mark.parametrize("make", [lambda p: SGD(p, lr=0.1, momentum=0.9),
+                                  lambda p: Adam(p, lr=1e-3)])  # fmt: skip
+def test_steps_allocate_no_new_arrays_and_keep_work_arrays_out_of_state(
+    make: Callable[[list[Parameter]], Optimizer],
+) -> None:
+    import tracemalloc
+
+    params = [Parameter(np.ones((200, 100), dtype=np.float32))]
+    params[0].grad[...] = 0.5
+    optimizer = make(params)
+    optimizer.step()  # creates the buffers and the work arrays
+    tracemalloc.start()
+    for _ in range(5):
+        optimizer.step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 * 100 * 4  # less than one parameter-sized array: no temporaries
+    assert not any(key.startswith("_") for key in optimizer.state_dict())
+    assert "_work" not in repr(optimizer)

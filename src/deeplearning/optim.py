@@ -204,7 +204,11 @@ class Optimizer:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        hyper = {k: v for k, v in vars(self).items() if k not in ("params", "steps", "state")}
+        hyper = {
+            k: v
+            for k, v in vars(self).items()
+            if k not in ("params", "steps", "state") and not k.startswith("_")
+        }
         return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in hyper.items())})"
 
     def zero_grad(self) -> None:
@@ -219,6 +223,18 @@ class Optimizer:
         if buffer is None:
             buffer = buffers[i] = np.zeros_like(like)
         return buffer
+
+    def _scratch(self, i: int) -> tuple[Array, Array]:
+        """Two work arrays shaped like parameter ``i``, reused by every step so that the
+        update allocates nothing (not state: never saved)."""
+        scratch: list[tuple[Array, Array] | None] = self.__dict__.setdefault(
+            "_work", [None] * len(self.params)
+        )
+        pair = scratch[i]
+        if pair is None:
+            like = self.params[i].data
+            pair = scratch[i] = (np.empty_like(like), np.empty_like(like))
+        return pair
 
     def state_dict(self) -> dict[str, Array]:
         """``lr``, ``steps`` and every buffer as ``"<name>.<parameter index>"``."""
@@ -324,7 +340,8 @@ class SGD(Optimizer):
                     velocity *= self.momentum
                     velocity += (1 - self.dampening) * grad if self.dampening else grad
                 grad = grad + self.momentum * velocity if self.nesterov else velocity
-            param.data -= self.lr * grad
+            work = self._scratch(i)[0]
+            param.data -= np.multiply(grad, self.lr, out=work)  # no array allocated
         self.steps += 1
 
 
@@ -480,19 +497,23 @@ class Adam(Optimizer):
                 param.data *= 1 - self.lr * self.weight_decay
             elif self.weight_decay:
                 grad = grad + self.weight_decay * param.data
+            work, update = self._scratch(i)  # in place: no array is allocated per step
             exp_avg = self._buffer("exp_avg", i, param.data)
             exp_avg *= beta1
-            exp_avg += (1 - beta1) * grad
+            exp_avg += np.multiply(grad, 1 - beta1, out=work)  # m = b1 m + (1 - b1) g
             exp_avg_sq = self._buffer("exp_avg_sq", i, param.data)
             exp_avg_sq *= beta2
-            exp_avg_sq += (1 - beta2) * grad * grad
+            np.multiply(grad, 1 - beta2, out=work)
+            exp_avg_sq += np.multiply(work, grad, out=work)  # v = b2 v + (1 - b2) g g
             if self.amsgrad:
                 second = self._buffer("max_exp_avg_sq", i, param.data)
                 np.maximum(second, exp_avg_sq, out=second)
             else:
                 second = exp_avg_sq
-            denom = np.sqrt(second / correction2) + self.eps
-            param.data -= (self.lr / correction1) * exp_avg / denom
+            denom = np.sqrt(np.divide(second, correction2, out=work), out=work)
+            denom += self.eps  # sqrt(v / (1 - b2^t)) + eps
+            np.multiply(exp_avg, self.lr / correction1, out=update)
+            param.data -= np.divide(update, denom, out=update)
         self.steps = t
 
 
