@@ -338,9 +338,9 @@ def test_bench_profile_splits_a_recipe_epoch(capsys: pytest.CaptureFixture[str])
 def test_bench_scaling_prints_every_batch_size_and_width(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["bench", "--scaling", "--samples", "256"]) == 0
+    assert main(["bench", "--scaling", "--samples", "1024"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("train_step epochs of 256 samples")
+    assert lines[0].startswith("train_step epochs of 1,024 samples")
     rows = [tuple(int(v) for v in line.split()[:2]) for line in lines[2:]]
     assert rows == [(16, 128), (32, 128), (64, 128), (128, 128), (256, 128), (1024, 128),
                     (64, 512), (64, 2048)]  # fmt: skip

@@ -69,6 +69,14 @@ BAD_OPTIONS = [
     (["--warmup", "2", "--epochs", "2"], "warm-up must last 0 to 1 epochs, got 2"),
     (["--model", "700-10"], "the data has 784 features and 10 classes"),
     (["--model", "lenet5", "--dataset", "mnist", "--batch-size", "x"], "argument --batch-size"),
+    (["--threads", "0"], "argument --threads: must be at least 1, got 0"),
+    (["--threads", "4294967296"], "argument --threads: must be at most 256, got 4294967296"),
+    (["--resume", ""], "argument --resume: expected a path, got an empty string"),
+    (["--save", " "], "argument --save: expected a path, got an empty string"),
+    (["--json", ""], "argument --json: expected a path, got an empty string"),
+    (["--plot", ""], "argument --plot: expected a path, got an empty string"),
+    (["--data-dir", ""], "argument --data-dir: expected a path, got an empty string"),
+    (["--save", "no_such_folder/"], "argument --save: 'no_such_folder/' ends with '/' but is not"),
 ]
 
 
@@ -83,6 +91,11 @@ def test_bad_train_options_are_usage_errors(
 
 
 BAD_BENCH = [
+    (["--cnn", "--threads", "2"], "--cnn times its own thread settings and split"),
+    (["--cnn", "--profile"], "--cnn times its own thread settings and split"),
+    (["--scaling", "--profile"], "--profile applies to the workloads, not to --scaling"),
+    (["--scaling", "--samples", "64"], "--scaling needs at least 1024 samples"),
+    (["--threads", "1000"], "argument --threads: must be at most 256, got 1000"),
     (["--repeats", "0"], "argument --repeats: must be at least 1, got 0"),
     (["--samples", "0"], "argument --samples: must be at least 64, got 0"),
     (["--samples", "1e9"], "argument --samples: expected an integer, got '1e9'"),
@@ -108,6 +121,7 @@ def test_evaluate_and_bench_explain_themselves(capsys: pytest.CaptureFixture[str
 # -- output paths, checked before the first epoch ------------------------------------------------
 def bad_outputs(tmp_path: Path) -> list[tuple[list[str], str]]:
     (tmp_path / "folder").mkdir()
+    (tmp_path / "ck_2.npz").mkdir()
     os.mkfifo(tmp_path / "fifo")
     return [
         (["--save", str(tmp_path / "missing" / "ck.npz")], "does not exist: create"),
@@ -120,6 +134,17 @@ def bad_outputs(tmp_path: Path) -> list[tuple[list[str], str]]:
         (["--json", str(tmp_path / "folder")], "--json file"),
         (["--json", str(tmp_path / "missing" / "m.json")], "does not exist"),
         (["--plot", str(tmp_path / "run.xyz")], "matplotlib cannot write 'run.xyz'"),
+        (["--plot", str(tmp_path / "run.pgf")], "matplotlib cannot write 'run.pgf'"),  # LaTeX
+        (["--plot", str(tmp_path / ".png")], "matplotlib cannot write '.png'"),
+        (
+            ["--save", str(tmp_path / "same.npz"), "--json", str(tmp_path / "same.npz")],
+            "argument --json: " + str(tmp_path / "same.npz") + " is also the --save file",
+        ),
+        (["--save", str(tmp_path / "ck_{epoch}.npz"), "--epochs", "3"], "ck_2.npz is a folder"),
+        (
+            ["--save", str(tmp_path / "x{epoch:c}y.npz"), "--epochs", "3"],
+            "does not give every epoch a plain file name in one folder",
+        ),
         (["--plot", str(tmp_path / "fifo")], "matplotlib cannot write 'fifo'"),
     ]
 
@@ -165,13 +190,17 @@ def test_files_get_the_umask_permissions_and_keep_their_own(tmp_path: Path) -> N
 
 def test_temporary_files_of_a_killed_write_are_removed_by_the_next(tmp_path: Path) -> None:
     old = time.time() - STALE_TEMPORARY_S - 60
-    stale, young = tmp_path / ".ck.npz.abc123.tmp", tmp_path / ".ck.npz.def456.tmp"
-    other = tmp_path / ".other.npz.abc123.tmp"
+    stale, young = tmp_path / ".ck.npz.abc12345.tmp", tmp_path / ".ck.npz.def45678.tmp"
+    other = tmp_path / ".other.npz.abc12345.tmp"
     for path in (stale, young, other):
         path.write_bytes(b"half a checkpoint")
     for path in (stale, other):
         os.utime(path, (old, old))
+    notes = tmp_path / ".ck.npz.notes.tmp"  # a user's file of a similar name
+    notes.write_bytes(b"mine")
+    os.utime(notes, (old, old))
     save_checkpoint(tmp_path / "ck.npz", TwoLayerMLP(8, 4, 3, rng=0))
+    assert notes.exists()  # not a name atomic_write gives its files
     assert not stale.exists()  # left by a killed save of ck.npz
     assert young.exists()  # perhaps another process's save in progress
     assert other.exists()  # another file's
@@ -268,3 +297,55 @@ def test_a_read_only_folder_is_refused_before_training(
     line = usage_error(["train", "--data-dir", str(data_dir), "--json", str(tmp_path / "m.json")],
                        capsys)  # fmt: skip
     assert f"the folder of the --json file {tmp_path / 'm.json'} is not writable" in line
+
+
+def test_an_output_and_the_checkpoint_resumed_cannot_be_one_file(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save = tmp_path / "ck.npz"
+    assert main(["train", "--data-dir", str(data_dir), "--quiet", "--epochs", "1",
+                 "--save", str(save)]) == 0  # fmt: skip
+    good = save.read_bytes()
+    argv = ["train", "--data-dir", str(data_dir), "--resume", str(save), "--json", str(save)]
+    assert "is also the --resume file" in usage_error(argv, capsys)
+    assert save.read_bytes() == good
+
+
+def test_a_checkpoint_that_is_a_device_is_refused_not_read_forever(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["evaluate", "/dev/zero"]) == 1
+    assert "/dev/zero is not a regular file, so it is not a checkpoint" in capsys.readouterr().err
+
+
+def test_an_existing_file_that_is_not_writable_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "locked.json"
+    target.write_text("keep")
+    real_access = os.access
+
+    def access(path: object, mode: int) -> bool:  # as for a user who may not write it
+        return False if Path(str(path)) == target and mode & os.W_OK else real_access(path, mode)
+
+    monkeypatch.setattr(os, "access", access)
+    with (
+        pytest.raises(OSError, match=r"locked\.json is not writable"),
+        atomic_write(target, "w") as stream,
+    ):
+        stream.write("new")
+    assert target.read_text() == "keep"
+
+
+def test_the_divergence_rule_leaves_other_losses_alone() -> None:
+    from deeplearning import SGD, Linear, MSELoss, Sequential
+    from deeplearning.train import train_epoch
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 5)).astype(np.float32)
+    model = Sequential(Linear(5, 1, rng=0))
+    y = (model.forward(x) + 1.0).astype(np.float32)  # a first loss near 1, later ones ~300x
+    y[32:] += 30
+    loss, _ = train_epoch(model, MSELoss(), SGD(model.parameters(), lr=1e-6), x, y,
+                          batch_size=32, rng=None)  # fmt: skip
+    assert np.isfinite(loss)  # not stopped: the 100x rule is the default cross-entropy's

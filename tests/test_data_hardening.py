@@ -411,9 +411,9 @@ def test_stale_temporaries_are_removed_by_the_next_download(tiny: Path, tmp_path
     for name in FILES[1:]:  # already downloaded: only FILES[0] is fetched
         (folder / name).write_bytes((tiny / name).read_bytes())
     old = time.time() - STALE_TEMPORARY_S - 60
-    killed = folder / f".{FILES[0]}.k1ll3d.tmp"  # the file being fetched again
-    stale = folder / f".{FILES[2]}.k1ll3d.tmp"  # a file already there, killed long ago
-    fresh = folder / f".{FILES[1]}.running.tmp"  # may be another process's download, now
+    killed = folder / f".{FILES[0]}.k1ll3d_x.tmp"  # the file being fetched again
+    stale = folder / f".{FILES[2]}.k1ll3d_y.tmp"  # a file already there, killed long ago
+    fresh = folder / f".{FILES[1]}.running1.tmp"  # may be another process's download, now
     other = folder / ".notes.txt.abc.tmp"  # not the data set's
     for path in (killed, stale, fresh, other):
         path.write_bytes(b"partial")
@@ -427,7 +427,7 @@ def test_stale_temporaries_are_removed_by_the_next_download(tiny: Path, tmp_path
 
 def test_stale_temporaries_are_removed_when_the_files_are_already_there(tmp_path: Path) -> None:
     write_fake_dataset(tmp_path / "mnist", n_train=20, n_test=10)
-    stale = tmp_path / "mnist" / f".{FILES[2]}.x.tmp"
+    stale = tmp_path / "mnist" / f".{FILES[2]}.abcd1234.tmp"
     stale.write_bytes(b"partial")
     old = time.time() - STALE_TEMPORARY_S - 1
     os.utime(stale, (old, old))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import stat
 import tempfile
 import time
@@ -28,6 +29,8 @@ from typing import IO, Any
 
 from ._types import PathLike
 
+TEMPORARY_TAG = re.compile(r"[a-z0-9_]{8}")
+"""The 8 random characters ``tempfile.mkstemp`` puts in the name of `atomic_write`'s files."""
 STALE_TEMPORARY_S = 600.0
 """Seconds after which a temporary file nobody writes to any more counts as left behind."""
 
@@ -37,7 +40,9 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
     for `STALE_TEMPORARY_S` (files that cannot be removed are left). Returns those removed."""
     removed = []
     now = time.time()
-    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+    for path in target.parent.glob(f".{glob.escape(target.name)}.{'?' * 8}.tmp"):
+        if not TEMPORARY_TAG.fullmatch(path.name[len(target.name) + 2 : -4]):
+            continue  # not a name mkstemp gives: someone else's file
         try:
             if now - path.stat().st_mtime > STALE_TEMPORARY_S:
                 path.unlink()
@@ -55,6 +60,8 @@ def check_writable(path: PathLike, what: str = "output") -> Path:
     if target.exists() and not target.is_file():
         kind = "a folder" if target.is_dir() else _kind(target)
         raise OSError(f"the {what} {path} is {kind}, not a regular file: give a file name")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise OSError(f"the {what} {path} is not writable: give another name, or change its mode")
     folder = target.parent
     if not folder.is_dir():
         raise OSError(f"the folder of the {what} {path} does not exist: create {folder} first")

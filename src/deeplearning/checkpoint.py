@@ -286,6 +286,8 @@ class _Archive:
 
     def __init__(self, path: PathLike) -> None:
         self.path = path
+        if os.path.exists(path) and not os.path.isfile(path):  # a device would never end
+            raise CheckpointError(f"{path} is not a regular file, so it is not a checkpoint")
         try:
             size = os.path.getsize(path)
             self.zip = zipfile.ZipFile(path)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import math
+import os
 import string
 import sys
 from collections.abc import Sequence
@@ -24,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .atomic import atomic_write, check_writable
-from .bench import run_benchmark, run_scaling
+from .bench import SCALING_BATCHES, run_benchmark, run_scaling
 from .checkpoint import load_checkpoint, read_resume_header, save_checkpoint
 from .cnn_bench import run_cnn_benchmark
 from .datasets import DATASETS, dataset_info, load_mnist
@@ -42,10 +44,12 @@ from .schedules import LRScheduler
 from .train import EpochStats, TrainingDivergedError, fit
 
 RECIPE_FIELDS = {field.name for field in dataclasses.fields(Recipe)}
+MAX_THREADS = 256
+"""The most threads ``--threads`` takes (OpenBLAS uses at most 64 on common builds)."""
 
 
-def _count(smallest: int) -> Callable[[str], int]:
-    """An argparse type: an integer of at least ``smallest``."""
+def _count(smallest: int, largest: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``smallest`` (and at most ``largest``)."""
 
     def parse(text: str) -> int:
         try:
@@ -54,6 +58,8 @@ def _count(smallest: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < smallest:
             raise argparse.ArgumentTypeError(f"must be at least {smallest}, got {value}")
+        if largest is not None and value > largest:
+            raise argparse.ArgumentTypeError(f"must be at most {largest}, got {value}")
         return value
 
     return parse
@@ -79,6 +85,15 @@ def _real(low: float, high: float = math.inf, *, low_allowed: bool, high_allowed
         return value
 
     return parse
+
+
+def _path(text: str) -> str:
+    """An argparse type: a file or folder name, not empty (as an unset shell variable gives)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    if text.endswith(("/", os.sep)) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} ends with '/' but is not a folder")
+    return text
 
 
 def _model(text: str) -> str:
@@ -144,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--seed", type=_count(0), help="weights, shuffling, dropout (default 0)")
     recipe.add_argument(
         "--threads",
-        type=_count(1),
+        type=_count(1, MAX_THREADS),
         help="BLAS threads while training (default 1); saved with the run, so a resumed run "
         "keeps it: the same seed and thread count give the same weights, bit for bit",
     )
@@ -154,13 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="how gradients are computed: 'layers' (hand-written backward passes, the "
         "default) or 'autograd' (the engine); the same network either way",
     )
-    train.add_argument("--data-dir", help="folder holding <dataset>/ (default: see README)")
-    train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run saved with --save")
     train.add_argument(
-        "--save", metavar="PATH", help="checkpoint after every epoch ('{epoch}' in PATH: one each)"
+        "--data-dir", type=_path, help="folder holding <dataset>/ (default: see README)"
     )
-    train.add_argument("--plot", metavar="PATH", help="write a PNG of the run (needs matplotlib)")
-    train.add_argument("--json", metavar="PATH", help="write per-epoch metrics as JSON")
+    train.add_argument(
+        "--resume", type=_path, metavar="CHECKPOINT", help="continue a run saved with --save"
+    )
+    train.add_argument(
+        "--save",
+        type=_path,
+        metavar="PATH",
+        help="checkpoint after every epoch ('{epoch}' in PATH: one each)",
+    )
+    train.add_argument(
+        "--plot", type=_path, metavar="PATH", help="write a PNG of the run (needs matplotlib)"
+    )
+    train.add_argument("--json", type=_path, metavar="PATH", help="write per-epoch metrics as JSON")
     train.add_argument("--quiet", action="store_true", help="print only the final line")
 
     evaluate = commands.add_parser(
@@ -170,8 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
         "split: the accuracy and the confusion matrix.",
     )
     evaluate.set_defaults(command_parser=evaluate)
-    evaluate.add_argument("checkpoint", help="a file written by `train --save`")
-    evaluate.add_argument("--data-dir", help="folder holding <dataset>/ (default: see README)")
+    evaluate.add_argument("checkpoint", type=_path, help="a file written by `train --save`")
+    evaluate.add_argument(
+        "--data-dir", type=_path, help="folder holding <dataset>/ (default: see README)"
+    )
 
     bench = commands.add_parser(
         "bench",
@@ -187,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--threads",
-        type=_count(1),
+        type=_count(1, MAX_THREADS),
         help="this many threads each (BLAS here, PyTorch's intra-op); default: each library's "
         "default (BLAS 1 here, all cores in PyTorch)",
     )
@@ -220,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        _check_bench(args)
         if args.cnn:
             print(run_cnn_benchmark(args.repeats, samples=args.samples).report())
         elif args.scaling:
@@ -240,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except MemoryError:
-        print("error: out of memory: use a smaller --batch-size or model", file=sys.stderr)
+        print("error: out of memory: use a smaller batch, model or --samples", file=sys.stderr)
         return 1
     except Exception as error:  # a bug: still one line, never a traceback
         print(f"error: unexpected {type(error).__name__}: {error} (a bug: please report it)",
@@ -261,7 +288,7 @@ def _train(args: argparse.Namespace) -> int:
         recipe = Recipe.from_dict({**header["recipe"], **given}) if args.resume else Recipe(**given)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    _check_outputs(args)
+    _check_outputs(args, recipe.epochs)
     data = load_mnist(recipe.dataset, args.data_dir, flatten=not recipe.images)
     say(f"{recipe.dataset}: {len(data.x_train):,} training and {len(data.x_test):,} test images")
     rng = np.random.default_rng(recipe.seed)
@@ -291,7 +318,16 @@ def _train(args: argparse.Namespace) -> int:
     clip = f", gradient norm clipped to {recipe.clip_grad}" if recipe.clip_grad else ""
     say(f"{optimizer!r}, {recipe.scheduler} schedule{warmup}{clip}")
     say(f"batch size {recipe.batch_size}, {recipe.epochs} epochs, seed {recipe.seed}")
-    say(f"gradients by the {recipe.engine} path, BLAS on {recipe.threads} thread(s)")
+    limited = importlib.util.find_spec("threadpoolctl") is not None
+    blas = f"BLAS on {recipe.threads} thread(s)" if limited else "BLAS threads not limited"
+    say(f"gradients by the {recipe.engine} path, {blas}")
+    if not limited:
+        print(
+            "warning: threadpoolctl is not installed, so --threads cannot be applied and runs "
+            'may differ in their last bits: python -m pip install "deeplearning[train]"',
+            file=sys.stderr,
+        )
+    saved = 0  # the last epoch this run saved
     try:
         for stats in fit(
             model, data, optimizer, epochs=recipe.epochs, batch_size=recipe.batch_size, rng=rng,
@@ -307,16 +343,15 @@ def _train(args: argparse.Namespace) -> int:
                     recipe=recipe.to_dict(), history=[record.to_dict() for record in history],
                     rng_state=rng.bit_generator.state,
                 )  # fmt: skip
+                saved = stats.epoch
             if args.json:
                 records = [{**record.to_dict(), "threads": recipe.threads} for record in history]
                 _write_json(args.json, records)
     except TrainingDivergedError as error:
-        print(f"error: {error}{_kept(args, history)}", file=sys.stderr)
+        print(f"error: {error}{_kept(args, saved)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(
-            f"interrupted during epoch {len(history) + 1}.{_kept(args, history)}", file=sys.stderr
-        )
+        print(f"interrupted during epoch {len(history) + 1}.{_kept(args, saved)}", file=sys.stderr)
         return 130
     final = history[-1]
     print(f"final: train acc {final.train_acc:.2%}, test acc {final.test_acc:.2%}")
@@ -327,51 +362,93 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kept(args: argparse.Namespace, history: list[EpochStats]) -> str:
+def _kept(args: argparse.Namespace, saved: int) -> str:
     """What the checkpoint holds after a run stopped early (a sentence, or nothing)."""
-    if not (args.save and history):
+    if not (args.save and saved):
         return ""
-    return f" {args.save.format(epoch=history[-1].epoch)} keeps epoch {history[-1].epoch}."
+    return f" {args.save.format(epoch=saved)} keeps epoch {saved}."
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
+def _check_bench(args: argparse.Namespace) -> None:
+    """Refuse bench options that the chosen benchmark would ignore."""
+    if args.cnn and (args.threads or args.profile or args.scaling):
+        raise UsageError(
+            "--cnn times its own thread settings and split: leave out --threads, --profile and "
+            "--scaling"
+        )
+    if args.scaling and args.profile:
+        raise UsageError("--profile applies to the workloads, not to --scaling: give one")
+    if args.scaling and args.samples < max(SCALING_BATCHES):
+        raise UsageError(
+            f"--scaling needs at least {max(SCALING_BATCHES)} samples (its largest batch), got "
+            f"{args.samples}"
+        )
+
+
+def _check_outputs(args: argparse.Namespace, epochs: int) -> None:
     """Refuse, before training, an output path that could not be written at the end of an
-    epoch: a missing or read-only folder, a target that is not a regular file (`atomic`), a
-    ``--save`` placeholder other than ``{epoch}``, a ``--plot`` format matplotlib lacks."""
+    epoch: a missing or read-only folder, a target that is not a writable regular file
+    (`atomic`), a ``--save`` pattern that is not one file name per epoch (a placeholder other
+    than ``{epoch}``), a ``--plot`` format matplotlib cannot write without more software, and
+    two outputs (or an output and ``--resume``) naming one file."""
+    targets: dict[Path, str] = {}
+    if args.resume:
+        targets[Path(os.path.realpath(args.resume))] = "--resume"
     try:
-        if args.save:
-            try:
-                fields = {name for _, name, _, _ in string.Formatter().parse(args.save)}
-                if fields <= {"epoch", None}:
-                    args.save.format(epoch=1)  # a format spec must suit a number
-            except ValueError as error:
-                raise UsageError(
-                    f"argument --save: {args.save!r} is not a file name pattern ({error}): "
-                    "{epoch} stands for the epoch's number, {{ and }} for braces"
-                ) from None
-            others = sorted(str(name) for name in fields - {"epoch", None})
-            if others:
-                unknown = ", ".join(f"{{{name}}}" for name in others)
-                raise UsageError(
-                    f"argument --save: {unknown} is not a placeholder: only {{epoch}} is "
-                    "filled in (the epoch's number), as in ck_{epoch}.npz"
-                )
-            check_writable(args.save.format(epoch=1), "checkpoint (--save)")
+        for epoch_path in _save_paths(args.save, epochs) if args.save else []:
+            _claim(targets, check_writable(epoch_path, "checkpoint (--save)"), "--save")
         if args.json:
-            check_writable(args.json, "--json file")
+            _claim(targets, check_writable(args.json, "--json file"), "--json")
         if args.plot:
             figure = require_matplotlib().figure()
-            formats = figure.canvas.get_supported_filetypes()
+            formats = set(figure.canvas.get_supported_filetypes()) - {"pgf"}  # needs LaTeX
             require_matplotlib().close(figure)
             suffix = Path(args.plot).suffix.lstrip(".").lower()
-            if suffix not in formats:
+            if suffix not in formats or not Path(args.plot).stem:
                 raise UsageError(
                     f"argument --plot: matplotlib cannot write {Path(args.plot).name!r}: end the "
                     f"name with one of {', '.join('.' + f for f in sorted(formats))}"
                 )
-            check_writable(args.plot, "--plot file")
-    except (OSError, ValueError) as error:  # a malformed --save pattern raises ValueError
+            _claim(targets, check_writable(args.plot, "--plot file"), "--plot")
+    except OSError as error:
         raise UsageError(str(error)) from None
+
+
+def _save_paths(pattern: str, epochs: int) -> list[str]:
+    """The file name ``--save`` gives each epoch; a UsageError unless ``{epoch}`` is the only
+    placeholder and every epoch's name is a plain name in one folder."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(pattern)}
+        if fields <= {"epoch", None}:
+            names = [pattern.format(epoch=epoch) for epoch in range(1, epochs + 1)]
+    except ValueError as error:
+        raise UsageError(
+            f"argument --save: {pattern!r} is not a file name pattern ({error}): {{epoch}} "
+            "stands for the epoch's number, {{ and }} for braces"
+        ) from None
+    others = sorted(str(name) for name in fields - {"epoch", None})
+    if others:
+        unknown = ", ".join(f"{{{name}}}" for name in others)
+        raise UsageError(
+            f"argument --save: {unknown} is not a placeholder: only {{epoch}} is filled in "
+            "(the epoch's number), as in ck_{epoch}.npz"
+        )
+    folders = {os.path.dirname(name) for name in names}
+    if len(folders) > 1 or any(not name.isprintable() for name in names):
+        raise UsageError(
+            f"argument --save: {pattern!r} does not give every epoch a plain file name in one "
+            "folder: write {epoch} (or {epoch:03d}) for the epoch's number"
+        )
+    return names
+
+
+def _claim(targets: dict[Path, str], path: Path, option: str) -> None:
+    """Refuse a second option naming a file another one already names."""
+    if path in targets and targets[path] != option:
+        raise UsageError(
+            f"argument {option}: {path} is also the {targets[path]} file; give each its own name"
+        )
+    targets[path] = option
 
 
 def _evaluate(args: argparse.Namespace) -> int:

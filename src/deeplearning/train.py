@@ -62,8 +62,10 @@ def blas_threads(limit: int | None) -> Iterator[bool]:
 
 
 DIVERGENCE_FACTOR = 100.0
-"""A batch loss above this many times the epoch's first loss (or chance level's, ``ln K`` for
-K classes, if that is larger) means training diverged, even if nothing is NaN yet."""
+"""With the default cross-entropy loss, a batch loss above this many times the epoch's first
+loss (or chance level's, ``ln K`` for K classes, if that is larger) means training diverged,
+even if nothing is NaN yet. (Another loss, which may be near 0 or negative, is only checked
+for NaN and infinity.)"""
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -137,9 +139,9 @@ def train_epoch(
     bar = _progress_bar(len(x), epoch) if progress else None
     for step, (x_batch, y_batch) in enumerate(minibatches(x, y, batch_size, rng=rng), 1):
         loss, logits = model.batch_gradients(x_batch, y_batch, loss_fn)
-        if step == 1:
-            chance = math.log(logits.shape[1]) if logits.ndim == 2 and logits.shape[1] > 1 else 0
-            limit = DIVERGENCE_FACTOR * max(loss, chance)
+        if step == 1 and loss_fn is None and logits.ndim == 2 and logits.shape[1] > 1:
+            # the default cross-entropy: positive, and ln K at chance level
+            limit = DIVERGENCE_FACTOR * max(loss, math.log(logits.shape[1]))
         if not math.isfinite(loss):
             raise TrainingDivergedError(f"the loss became {loss}", epoch, step, optimizer.lr)
         if loss > limit:
