@@ -311,6 +311,7 @@ def test_the_readme_cnn_recipe_reaches_99_2_percent(mnist_root: Path, tmp_path: 
 def test_threads_are_recorded_and_kept_by_a_resumed_run(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    pytest.importorskip("threadpoolctl")  # without it the count cannot be applied (a warning)
     save, metrics = tmp_path / "ck_{epoch}.npz", tmp_path / "m.json"
     assert train(data_dir, "--threads", "2", "--save", str(save), "--json", str(metrics)) == 0
     assert "BLAS on 2 thread(s)" in capsys.readouterr().out
@@ -344,3 +345,19 @@ def test_bench_scaling_prints_every_batch_size_and_width(
     rows = [tuple(int(v) for v in line.split()[:2]) for line in lines[2:]]
     assert rows == [(16, 128), (32, 128), (64, 128), (128, 128), (256, 128), (1024, 128),
                     (64, 512), (64, 2048)]  # fmt: skip
+
+
+def test_threads_without_threadpoolctl_are_a_warning(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name: None if name == "threadpoolctl" else real_find_spec(name),
+    )
+    assert train(data_dir, "--threads", "2", "--epochs", "1") == 0
+    captured = capsys.readouterr()
+    assert "BLAS threads not limited" in captured.out
+    assert "warning: threadpoolctl is not installed" in captured.err

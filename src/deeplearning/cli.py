@@ -321,7 +321,7 @@ def _train(args: argparse.Namespace) -> int:
     limited = importlib.util.find_spec("threadpoolctl") is not None
     blas = f"BLAS on {recipe.threads} thread(s)" if limited else "BLAS threads not limited"
     say(f"gradients by the {recipe.engine} path, {blas}")
-    if not limited:
+    if not limited and args.threads is not None:
         print(
             "warning: threadpoolctl is not installed, so --threads cannot be applied and runs "
             'may differ in their last bits: python -m pip install "deeplearning[train]"',
