@@ -10,7 +10,7 @@ shares::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -60,9 +60,9 @@ def lenet5_layers(
     return layers
 
 
-class LeNet5(Sequential):
-    """LeNet-5 on the layer path: images (N, in_channels, image_size, image_size) -> logits
-    (N, num_classes). 61,706 parameters for 28x28 digits and 10 classes.
+class LeNet5Base:
+    """LeNet-5's arguments and layers, for a `Sequential` of either path: a subclass names
+    the path's building blocks (`BLOCKS`) and its ``Sequential`` after this class.
 
     Parameters
     ----------
@@ -76,6 +76,8 @@ class LeNet5(Sequential):
         The generator of the weights and dropout masks; the dtype (float32 by default).
     """
 
+    BLOCKS: ClassVar[Mapping[str, Callable[..., Any]]]
+
     def __init__(
         self,
         in_channels: int = 1,
@@ -88,10 +90,18 @@ class LeNet5(Sequential):
         dtype: DTypeLike = np.float32,
     ) -> None:
         layers = lenet5_layers(
-            in_channels, num_classes, image_size, batchnorm, dropout, rng, dtype, CONV_LAYERS
-        )
-        super().__init__(*layers)  # type: ignore[arg-type]
+            in_channels, num_classes, image_size, batchnorm, dropout, rng, dtype, self.BLOCKS
+        )  # then the path's Sequential, the next class in the subclass's bases
+        super().__init__(*layers)
         self.config = {
             "in_channels": in_channels, "num_classes": num_classes, "image_size": image_size,
             "batchnorm": batchnorm, "dropout": dropout,
         }  # fmt: skip
+
+
+class LeNet5(LeNet5Base, Sequential):
+    """LeNet-5 on the layer path: images (N, in_channels, image_size, image_size) -> logits
+    (N, num_classes). 61,706 parameters for 28x28 digits and 10 classes. Parameters: as
+    `LeNet5Base`."""
+
+    BLOCKS = CONV_LAYERS

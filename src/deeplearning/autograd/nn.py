@@ -13,15 +13,15 @@ path. Parameter names and shapes are those of the layer path (``Linear`` has ``W
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Callable
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .._types import RNG, as_generator
 from ..conv_layers import Conv2dBase, Pool2dBase
-from ..lenet import lenet5_layers
+from ..lenet import LeNet5Base
 from ..mnist_mlp import mlp_layers
 from ..module import Module, Parameter, Sequential
 from ..neural_net import he_normal
@@ -220,31 +220,14 @@ class MLP(Sequential):
         }
 
 
-class LeNet5(Sequential):
+class LeNet5(LeNet5Base, Sequential):
     """LeNet-5 with the arguments of the layer `deeplearning.LeNet5` (and the same layers,
     names and initial weights for the same ``rng``)."""
 
-    def __init__(
-        self,
-        in_channels: int = 1,
-        num_classes: int = 10,
-        image_size: int = 28,
-        batchnorm: bool = False,
-        dropout: float = 0.0,
-        *,
-        rng: RNG = None,
-        dtype: DTypeLike = np.float32,
-    ) -> None:
-        blocks = {**BLOCKS, "conv": Conv2d, "batchnorm2d": BatchNorm2d, "maxpool": MaxPool2d,
-                  "avgpool": AvgPool2d, "flatten": Flatten}  # fmt: skip
-        layers = lenet5_layers(
-            in_channels, num_classes, image_size, batchnorm, dropout, rng, dtype, blocks
-        )
-        super().__init__(*layers)
-        self.config = {
-            "in_channels": in_channels, "num_classes": num_classes, "image_size": image_size,
-            "batchnorm": batchnorm, "dropout": dropout,
-        }  # fmt: skip
+    BLOCKS: ClassVar[Mapping[str, Callable[..., Any]]] = {
+        **BLOCKS, "conv": Conv2d, "batchnorm2d": BatchNorm2d, "maxpool": MaxPool2d,
+        "avgpool": AvgPool2d, "flatten": Flatten,
+    }  # fmt: skip
 
 
 class TwoLayerMLP(Module):
