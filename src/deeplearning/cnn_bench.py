@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import importlib
 import statistics
-import time
 import tracemalloc
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -26,6 +24,8 @@ from .bench import (
     Epoch,
     Part,
     _listed,
+    _timed,
+    _torch_threads,
     _torch_version,
     format_split,
     profile_split,
@@ -99,14 +99,10 @@ def run_cnn_benchmark(repeats: int = 3, samples: int = 60_000, seed: int = 0) ->
     y = rng.integers(0, 10, samples)
     ours, theirs = _numpy_lenet(x, y, seed), _torch_lenet(x, y, seed)
     result = CnnResult(samples, _torch_version())
-    torch: Any = importlib.import_module("torch") if theirs is not None else None
-    if torch is not None:
-        result.torch_threads = torch.get_num_threads()
-    # (this library's BLAS threads, PyTorch's threads) for each setting
-    settings = {
-        "one thread each": (1, 1),
-        "each library's default": (DEFAULT_BLAS_THREADS, result.torch_threads),
-    }
+    if theirs is not None:
+        result.torch_threads = importlib.import_module("torch").get_num_threads()
+    # (this library's BLAS threads, PyTorch's threads: None for its default) for each setting
+    settings = {"one thread each": (1, 1), "each library's default": (DEFAULT_BLAS_THREADS, None)}
     for epoch in (ours, theirs):
         if epoch is not None:
             epoch(True)
@@ -115,20 +111,12 @@ def run_cnn_benchmark(repeats: int = 3, samples: int = 60_000, seed: int = 0) ->
             with blas_threads(our_threads):
                 result.numpy.setdefault(setting, []).append(_timed(ours))
             if theirs is not None:
-                torch.set_num_threads(their_threads)
-                result.torch.setdefault(setting, []).append(_timed(theirs))
-    if torch is not None:
-        torch.set_num_threads(result.torch_threads)
+                with _torch_threads(their_threads):
+                    result.torch.setdefault(setting, []).append(_timed(theirs))
     with blas_threads(1):
         result.split = profile_split(ours, PARTS)
         result.peak_bytes = _peak_bytes(ours)
     return result
-
-
-def _timed(epoch: Epoch) -> float:
-    start = time.perf_counter()
-    epoch(False)
-    return time.perf_counter() - start
 
 
 def _peak_bytes(epoch: Epoch) -> int:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._types import RNG, Array, as_generator
+from ._types import RNG, Array, as_generator, check_positive_int
 from .convolution import (
     Pair,
     as_pair,
@@ -39,9 +39,8 @@ def conv_init(
     uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` with ``fan_in = in kh kw`` (its
     ``kaiming_uniform_(a=sqrt(5))``). Without ``rng`` they come from NumPy's global random
     state (`_types.as_generator`), so ``np.random.seed`` repeats them."""
-    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_positive_int("in_channels", in_channels, "Conv2d")
+    check_positive_int("out_channels", out_channels, "Conv2d")
     generator = as_generator(rng)
     bound = 1 / np.sqrt(in_channels * kernel[0] * kernel[1])
     weight = generator.uniform(-bound, bound, (out_channels, in_channels, *kernel))
