@@ -7,7 +7,10 @@ import importlib.util
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -345,6 +348,46 @@ def test_bench_scaling_prints_every_batch_size_and_width(
     rows = [tuple(int(v) for v in line.split()[:2]) for line in lines[2:]]
     assert rows == [(16, 128), (32, 128), (64, 128), (128, 128), (256, 128), (1024, 128),
                     (64, 512), (64, 2048)]  # fmt: skip
+
+
+def test_busy_core_spins_a_process_only_inside_the_block() -> None:
+    from deeplearning.bench import busy_core
+
+    with busy_core(False) as nothing:
+        assert nothing is None
+    with busy_core() as spinner:
+        assert spinner is not None and spinner.poll() is None  # running
+    assert spinner.poll() is not None  # killed and reaped
+    with pytest.raises(KeyboardInterrupt), busy_core() as spinner:
+        raise KeyboardInterrupt  # Ctrl-C during the benchmark
+    assert spinner is not None and spinner.poll() is not None
+
+
+def test_bench_busy_runs_beside_a_spinning_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deeplearning import bench, cli
+
+    spinners: list[Any] = []
+    alive_while_timing = []
+
+    @contextmanager
+    def recorded(busy: bool) -> Iterator[Any]:
+        with bench.busy_core(busy) as spinner:
+            spinners.append(spinner)
+            yield spinner
+
+    def scaling(samples: int, threads: int | None) -> bench.ScalingResult:
+        alive_while_timing.append(spinners[0].poll() is None)
+        return bench.ScalingResult(samples, "stand-in")
+
+    monkeypatch.setattr(cli, "busy_core", recorded)
+    monkeypatch.setattr(cli, "run_scaling", scaling)
+    assert main(["bench", "--busy", "--scaling", "--samples", "1024"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"({bench.BUSY_NOTE})"
+    assert out[1].startswith("train_step epochs of 1,024 samples (stand-in)")
+    assert alive_while_timing == [True] and spinners[0].poll() is not None
 
 
 def test_threads_without_threadpoolctl_are_a_warning(

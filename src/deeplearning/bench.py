@@ -25,6 +25,8 @@ from __future__ import annotations
 import cProfile
 import pstats
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -189,6 +191,27 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(default)
+
+
+BUSY_NOTE = "a second process spun on one core throughout (bench --busy)"
+
+
+@contextmanager
+def busy_core(busy: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
+    """Inside the block, a second Python process spinning on one core, as on a machine busy
+    with other work (yields it; None when ``busy`` is False). It is killed when the block ends,
+    also on an error or Ctrl-C. Thread settings that wait for every thread, as BLAS does, slow
+    down most on such a machine: a thread that shares its core with the spinner holds up the
+    others."""
+    if not busy:
+        yield None
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield spinner
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def _matrix_products(x: Array, seed: int) -> Epoch:
