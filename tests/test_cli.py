@@ -350,19 +350,6 @@ def test_bench_scaling_prints_every_batch_size_and_width(
                     (64, 512), (64, 2048)]  # fmt: skip
 
 
-def test_busy_core_spins_a_process_only_inside_the_block() -> None:
-    from deeplearning.bench import busy_core
-
-    with busy_core(False) as nothing:
-        assert nothing is None
-    with busy_core() as spinner:
-        assert spinner is not None and spinner.poll() is None  # running
-    assert spinner.poll() is not None  # killed and reaped
-    with pytest.raises(KeyboardInterrupt), busy_core() as spinner:
-        raise KeyboardInterrupt  # Ctrl-C during the benchmark
-    assert spinner is not None and spinner.poll() is not None
-
-
 def test_bench_busy_runs_beside_a_spinning_process(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

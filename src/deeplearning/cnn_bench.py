@@ -1,11 +1,12 @@
 """The ``cnn`` benchmark (``python -m deeplearning bench --cnn``): LeNet5 here and in PyTorch.
 
 Both train the same network (`LeNet5`; PyTorch's twin below) with SGD (lr 0.05, momentum 0.9)
-on shuffled batches of 64 of synthetic MNIST-shaped images (N, 1, 28, 28) held in memory.
-Epochs alternate between the libraries under two thread settings: one thread each, and each
-library's default (this one runs BLAS on `DEFAULT_BLAS_THREADS`, as `fit` does; PyTorch on all
-cores). Then one more epoch here is profiled, to say where the time goes (im2col, the matrix
-products, col2im, pooling, the rest), and one is traced for the peak memory it allocates.
+on shuffled batches of 64 of synthetic MNIST-shaped images (N, 1, 28, 28) held in memory
+(`bench.synthetic_mnist`). Epochs alternate between the libraries under two thread settings:
+one thread each, and each library's default (this one runs BLAS on `DEFAULT_BLAS_THREADS`, as
+`fit` does; PyTorch on all cores). Then one more epoch here is profiled, to say where the time
+goes (im2col, the matrix products, col2im, pooling, the rest), and one is traced for the peak
+memory it allocates.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .bench import (
     _torch_version,
     format_split,
     profile_split,
+    synthetic_mnist,
 )
 from .conv_layers import AvgPool2d, Conv2d, MaxPool2d
 from .datasets import minibatches
@@ -94,9 +96,8 @@ class CnnResult:
 def run_cnn_benchmark(repeats: int = 3, samples: int = 60_000, seed: int = 0) -> CnnResult:
     """Time ``repeats`` epochs of LeNet5 in each library and thread setting, alternating; then
     profile one epoch here and trace the memory of another."""
-    rng = np.random.default_rng(seed)
-    x = rng.random((samples, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, samples)
+    flat, y = synthetic_mnist(samples, seed)
+    x = flat.reshape(samples, 1, 28, 28)
     ours, theirs = _numpy_lenet(x, y, seed), _torch_lenet(x, y, seed)
     result = CnnResult(samples, _torch_version())
     if theirs is not None:

@@ -1,0 +1,57 @@
+"""The benchmark's own pieces: its synthetic data and its busy-machine case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeplearning.bench import INK, busy_core, synthetic_mnist
+from deeplearning.losses import CrossEntropyLoss
+from deeplearning.mnist_mlp import TwoLayerMLP
+from deeplearning.optim import SGD
+from deeplearning.schedules import CosineAnnealingLR, LRScheduler
+from deeplearning.train import train_epoch
+
+
+def test_synthetic_mnist_is_mnist_shaped_seeded_and_balanced() -> None:
+    x, y = synthetic_mnist(6400, seed=0)
+    assert x.shape == (6400, 784) and x.dtype == np.float32 and y.shape == (6400,)
+    assert x.min() == 0 and x.max() < 1
+    assert abs(np.count_nonzero(x) / x.size - INK) < 0.01
+    counts = np.bincount(y, minlength=10)
+    assert len(counts) == 10 and counts.min() > 6400 / 10 / 2  # every class, none rare
+    again_x, again_y = synthetic_mnist(6400, seed=0)
+    np.testing.assert_array_equal(x, again_x)
+    np.testing.assert_array_equal(y, again_y)
+    assert not np.array_equal(synthetic_mnist(6400, seed=1)[1], y)
+
+
+def test_the_recipe_learns_synthetic_mnist_without_subnormal_state() -> None:
+    """The default recipe's optimizer on the benchmark's data: it learns, and its momentum
+    never decays into subnormal floats (slow on Intel processors: the benchmark would time
+    them rather than training)."""
+    x, y = synthetic_mnist(12_800, seed=0)
+    model = TwoLayerMLP(rng=0)
+    optimizer = SGD(model.parameters(), lr=0.05, momentum=0.9)
+    scheduler = LRScheduler(optimizer, CosineAnnealingLR(0.05, T_max=3 * 200))
+    rng = np.random.default_rng(0)
+    tiny = np.finfo(np.float32).tiny
+    for _ in range(3):
+        loss, accuracy = train_epoch(
+            model, CrossEntropyLoss(), optimizer, x, y, rng=rng, scheduler=scheduler
+        )
+        for name, state in optimizer.state_dict().items():
+            subnormal = (state != 0) & (np.abs(state) < tiny)
+            assert not subnormal.any(), name
+    assert accuracy > 0.5 and loss < 1.5  # chance: 0.1 and ln 10 = 2.3
+
+
+def test_busy_core_spins_a_process_only_inside_the_block() -> None:
+    with busy_core(False) as nothing:
+        assert nothing is None
+    with busy_core() as spinner:
+        assert spinner is not None and spinner.poll() is None  # running
+    assert spinner.poll() is not None  # killed and reaped
+    with pytest.raises(KeyboardInterrupt), busy_core() as spinner:
+        raise KeyboardInterrupt  # Ctrl-C during the benchmark
+    assert spinner is not None and spinner.poll() is not None
