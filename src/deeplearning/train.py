@@ -36,11 +36,11 @@ from .optim import Optimizer, clip_grad_norm
 from .schedules import LRScheduler
 
 DEFAULT_BLAS_THREADS = 1
-"""BLAS threads while training. A mini-batch's matrix products are small (64 x 784 x 128), so
-waking a second thread often costs more than it saves: on the 2-core machine of the README one
-thread trains TwoLayerMLP in 0.41 s per epoch, two in 0.34 s when the second core is idle but
-0.70 s when it is busy. A fixed number also keeps runs bit-for-bit reproducible: OpenBLAS's
-products can round differently with another thread count."""
+"""BLAS threads while training. A mini-batch's matrix products are small (64 x 784 x 128), so a
+second thread saves little on an idle core and costs much on a busy one: on the 2-core machine
+of the README, with a second process spinning on one core (``bench --busy``), TwoLayerMLP's
+epoch took 0.53 s on one thread and 1.75 s on two. A fixed number also keeps runs bit-for-bit
+reproducible: OpenBLAS's products round differently on one thread and on several."""
 
 
 @contextmanager
