@@ -170,6 +170,29 @@ def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
     assert check_writable(link) == target.resolve()
 
 
+def test_the_new_content_reaches_the_disk_before_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "run.json"
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor: int) -> None:
+        events.append(f"fsync {os.fstat(descriptor).st_size} bytes")
+        real_fsync(descriptor)
+
+    def replace(source: str, destination: Path) -> None:
+        events.append("rename")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    with atomic_write(target, "w") as stream:
+        stream.write("0123456789")  # buffered: fsync must flush it first
+    assert events == ["fsync 10 bytes", "rename"]
+    assert target.read_text() == "0123456789"
+
+
 def test_files_get_the_umask_permissions_and_keep_their_own(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:

@@ -4,9 +4,10 @@ nothing but a regular file is ever replaced.
 The rules, for every file the library writes (checkpoints, JSON, plots, downloads):
 
 - the new content goes to a temporary file beside the target (``.name.xxxx.tmp``), renamed
-  over the target only once it is complete; a temporary file that a killed run left behind
-  is removed by the next write of the same target, once `STALE_TEMPORARY_S` old (a younger
-  one may be another process's write in progress);
+  over the target only once it is complete and flushed to the disk (``fsync``, so that not
+  even a power cut leaves an empty or partial file under the target's name); a temporary
+  file that a killed run left behind is removed by the next write of the same target, once
+  `STALE_TEMPORARY_S` old (a younger one may be another process's write in progress);
 - a target that exists must be a regular file: a folder, device, FIFO or socket is refused
   (`check_writable`, which the command line calls before training starts);
 - a symbolic link is written through: the file it points to is replaced, the link stays;
@@ -97,7 +98,9 @@ def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
         os.chmod(temporary, permissions)
         with os.fdopen(handle, mode) as stream:
             yield stream
-        os.replace(temporary, target)
+            stream.flush()
+            os.fsync(stream.fileno())  # on disk before the name points to it: a crash
+        os.replace(temporary, target)  # cannot leave an empty or partial file in its place
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
