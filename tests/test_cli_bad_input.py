@@ -334,6 +334,37 @@ def test_an_output_and_the_checkpoint_resumed_cannot_be_one_file(
     assert save.read_bytes() == good
 
 
+def test_a_resumed_run_refuses_to_change_what_its_checkpoint_holds(
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deeplearning import cli
+
+    save = tmp_path / "ck.npz"
+    assert main(["train", "--data-dir", str(data_dir), "--quiet", "--epochs", "1",
+                 "--save", str(save)]) == 0  # fmt: skip
+    good = save.read_bytes()
+    real_load = cli.load_mnist
+    monkeypatch.setattr(cli, "load_mnist", lambda *_, **__: pytest.fail("data loaded"))
+    resume = ["train", "--data-dir", str(data_dir), "--resume", str(save), "--epochs", "2"]
+    for options, message in [
+        (["--model", "784-64-10"], "--model '784-64-10' differs from the checkpoint's 'two-layer'"),
+        (["--batchnorm"], "--batchnorm True differs from the checkpoint's False"),
+        (["--dropout", "0.5"], "--dropout 0.5 differs from the checkpoint's 0.0"),
+        (["--optimizer", "adam"], "--optimizer 'adam' differs from the checkpoint's 'sgd'"),
+        (["--seed", "5"], "--seed 5 differs from the checkpoint's 0: a resumed run keeps the "
+                          "random state it was saved with. Leave out --seed, or start a new run"),
+        (["--dataset", "kmnist"], "--dataset 'kmnist' differs from the checkpoint's 'mnist'"),
+    ]:  # fmt: skip
+        assert message in usage_error(resume + options, capsys), options
+    monkeypatch.setattr(cli, "load_mnist", real_load)
+    argv = [*resume, "--seed", "0", "--lr", "0.01", "--engine", "autograd", "--quiet"]
+    assert main(argv) == 0  # the saved seed again, and what may change
+    assert save.read_bytes() == good  # no --save: the checkpoint is untouched
+
+
 def test_a_checkpoint_that_is_a_device_is_refused_not_read_forever(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

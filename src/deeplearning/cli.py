@@ -44,6 +44,17 @@ from .schedules import LRScheduler
 from .train import EpochStats, TrainingDivergedError, fit
 
 RECIPE_FIELDS = {field.name for field in dataclasses.fields(Recipe)}
+KEPT_ON_RESUME = {
+    "dataset": "data set",
+    "model": "model",
+    "batchnorm": "model",
+    "dropout": "model",
+    "optimizer": "optimizer",
+    "seed": "random state",
+}
+"""The recipe entries a resumed run keeps from its checkpoint, and what they made: the saved
+weights, optimizer state and random state belong to them (the learning rate, schedule, epochs,
+batch size, clipping, engine and threads may change)."""
 MAX_THREADS = 256
 """The most threads ``--threads`` takes (OpenBLAS uses at most 64 on common builds)."""
 
@@ -120,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a network on MNIST (or a relative)",
         description="Train a network. Options left out take the recipe defaults shown (or, "
-        "with --resume, the values saved in the checkpoint).",
+        "with --resume, the values saved in the checkpoint; a resumed run keeps its data set, "
+        "model, optimizer and seed).",
     )
     train.set_defaults(command_parser=train)
     recipe = train.add_argument_group("recipe")
@@ -284,6 +296,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         header = read_resume_header(args.resume)
     try:
+        if args.resume:
+            _check_kept(Recipe.from_dict(header["recipe"]), given)
         recipe = Recipe.from_dict({**header["recipe"], **given}) if args.resume else Recipe(**given)
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -359,6 +373,19 @@ def _train(args: argparse.Namespace) -> int:
         plot_training(args.plot, history, model, data.x_test, data.y_test, predictions, classes)
         say(f"wrote {args.plot}")
     return 0
+
+
+def _check_kept(saved: Recipe, given: dict[str, Any]) -> None:
+    """Refuse an option that would change what a resumed run keeps (`KEPT_ON_RESUME`); giving
+    the saved value again is allowed."""
+    for name, what in KEPT_ON_RESUME.items():
+        if name in given and given[name] != getattr(saved, name):
+            option = "--" + name.replace("_", "-")
+            raise UsageError(
+                f"{option} {given[name]!r} differs from the checkpoint's {getattr(saved, name)!r}"
+                f": a resumed run keeps the {what} it was saved with. Leave out {option}, or "
+                "start a new run (without --resume)"
+            )
 
 
 def _kept(args: argparse.Namespace, saved: int) -> str:
