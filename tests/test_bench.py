@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -55,3 +62,37 @@ def test_busy_core_spins_a_process_only_inside_the_block() -> None:
     with pytest.raises(KeyboardInterrupt), busy_core() as spinner:
         raise KeyboardInterrupt  # Ctrl-C during the benchmark
     assert spinner is not None and spinner.poll() is not None
+
+
+def test_the_spinner_is_out_of_reach_of_ctrl_c() -> None:
+    """Ctrl-C signals the terminal's process group: the spinner is in a session of its own."""
+    with busy_core() as spinner:
+        assert spinner is not None
+        assert os.getsid(spinner.pid) == spinner.pid != os.getsid(0)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (Linux's /proc)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_the_spinner_ends_when_the_benchmark_is_killed_outright() -> None:
+    code = (
+        "import time\nfrom deeplearning.bench import busy_core\n"
+        "with busy_core() as spinner:\n    print(spinner.pid, flush=True)\n    time.sleep(60)\n"
+    )
+    benchmark = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert benchmark.stdout is not None
+    spinner = int(benchmark.stdout.readline())
+    assert _running(spinner)
+    benchmark.send_signal(signal.SIGKILL)  # no finally block runs
+    benchmark.wait()
+    deadline = time.monotonic() + 10
+    while _running(spinner) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(spinner), "the spinner outlived the benchmark"

@@ -4,8 +4,10 @@ epoch; a run that blows up stops; Ctrl-C is one line; files keep the user's perm
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import stat
 import time
 from pathlib import Path
@@ -193,6 +195,29 @@ def test_the_new_content_reaches_the_disk_before_the_rename(
     assert target.read_text() == "0123456789"
 
 
+def test_a_file_system_without_fsync_is_passed_over_and_other_errors_name_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "run.json"
+    failure = [errno.EINVAL]
+
+    def fsync(descriptor: int) -> None:
+        raise OSError(failure[0], os.strerror(failure[0]))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with atomic_write(target, "w") as stream:
+        stream.write("written, though not forced to the disk")
+    assert target.read_text() == "written, though not forced to the disk"
+    failure[0] = errno.EIO
+    with (
+        pytest.raises(OSError, match=re.escape(f"could not write {target} to the disk: ")),
+        atomic_write(target, "w") as stream,
+    ):
+        stream.write("lost")
+    assert target.read_text() == "written, though not forced to the disk"  # the old content
+    assert not list(tmp_path.glob(".*.tmp"))  # nothing half-written is left
+
+
 def test_files_get_the_umask_permissions_and_keep_their_own(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
@@ -351,18 +376,44 @@ def test_a_resumed_run_refuses_to_change_what_its_checkpoint_holds(
     resume = ["train", "--data-dir", str(data_dir), "--resume", str(save), "--epochs", "2"]
     for options, message in [
         (["--model", "784-64-10"], "--model '784-64-10' differs from the checkpoint's 'two-layer'"),
-        (["--batchnorm"], "--batchnorm True differs from the checkpoint's False"),
+        (["--batchnorm"], "--batchnorm on differs from the checkpoint's off"),
         (["--dropout", "0.5"], "--dropout 0.5 differs from the checkpoint's 0.0"),
         (["--optimizer", "adam"], "--optimizer 'adam' differs from the checkpoint's 'sgd'"),
-        (["--seed", "5"], "--seed 5 differs from the checkpoint's 0: a resumed run keeps the "
-                          "random state it was saved with. Leave out --seed, or start a new run"),
+        (["--seed", "5"], "--seed 5 differs from the checkpoint's 0: a resumed run keeps its "
+                          "random state (the seed's generator, saved as it was). Leave out "
+                          "--seed, or start a new run (without --resume)"),
+        (["--batch-size", "32"], "--batch-size 32 differs from the checkpoint's 64: a resumed "
+                                 "run keeps its batch size (its schedule counts steps"),
         (["--dataset", "kmnist"], "--dataset 'kmnist' differs from the checkpoint's 'mnist'"),
     ]:  # fmt: skip
         assert message in usage_error(resume + options, capsys), options
     monkeypatch.setattr(cli, "load_mnist", real_load)
-    argv = [*resume, "--seed", "0", "--lr", "0.01", "--engine", "autograd", "--quiet"]
-    assert main(argv) == 0  # the saved seed again, and what may change
+    argv = [
+        *resume,
+        "--seed",
+        "0",
+        "--dropout",
+        "0",
+        "--model",
+        "two-layer",
+        "--batch-size",
+        "64",
+        "--lr",
+        "0.01",
+        "--engine",
+        "autograd",
+        "--scheduler",
+        "step",
+        "--quiet",
+    ]
+    assert main(argv) == 0  # the saved values again (0 for 0.0), and what may change
     assert save.read_bytes() == good  # no --save: the checkpoint is untouched
+    batchnorm = tmp_path / "bn.npz"
+    assert main(["train", "--data-dir", str(data_dir), "--quiet", "--epochs", "1", "--model",
+                 "784-16-10", "--batchnorm", "--save", str(batchnorm)]) == 0  # fmt: skip
+    argv = ["train", "--data-dir", str(data_dir), "--resume", str(batchnorm), "--epochs", "2",
+            "--batchnorm", "--model", "784-016-10", "--quiet"]  # fmt: skip
+    assert main(argv) == 0  # the same flag, the same sizes spelled otherwise
 
 
 def test_a_checkpoint_that_is_a_device_is_refused_not_read_forever(

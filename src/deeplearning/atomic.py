@@ -4,8 +4,9 @@ nothing but a regular file is ever replaced.
 The rules, for every file the library writes (checkpoints, JSON, plots, downloads):
 
 - the new content goes to a temporary file beside the target (``.name.xxxx.tmp``), renamed
-  over the target only once it is complete and flushed to the disk (``fsync``, so that not
-  even a power cut leaves an empty or partial file under the target's name); a temporary
+  over the target only once it is complete and flushed to the disk (``fsync``: after a crash
+  of the system too, the target holds the old content or all of the new, where the file
+  system and the disk honour fsync; one without it is written without); a temporary
   file that a killed run left behind is removed by the next write of the same target, once
   `STALE_TEMPORARY_S` old (a younger one may be another process's write in progress);
 - a target that exists must be a regular file: a folder, device, FIFO or socket is refused
@@ -17,6 +18,7 @@ The rules, for every file the library writes (checkpoints, JSON, plots, download
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import re
@@ -98,12 +100,27 @@ def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
         os.chmod(temporary, permissions)
         with os.fdopen(handle, mode) as stream:
             yield stream
-            stream.flush()
-            os.fsync(stream.fileno())  # on disk before the name points to it: a crash
-        os.replace(temporary, target)  # cannot leave an empty or partial file in its place
+            _flush_to_disk(stream, path)  # before the name points to it
+        os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def _flush_to_disk(stream: IO[Any], path: PathLike) -> None:
+    """Flush ``stream``'s buffers and have the system write its file to the disk (``fsync``), so
+    that a crash cannot leave an empty or partial file under the name it is renamed to. A file
+    system that cannot sync files (EINVAL, ENOTSUP) is passed over; any other error names
+    ``path``."""
+    stream.flush()
+    try:
+        os.fsync(stream.fileno())
+    except OSError as error:
+        if error.errno in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            return
+        raise OSError(
+            error.errno, f"could not write {path} to the disk: {error.strerror}"
+        ) from None
 
 
 def _new_file_mode() -> int:

@@ -24,6 +24,7 @@ ratio.
 from __future__ import annotations
 
 import cProfile
+import os
 import pstats
 import statistics
 import subprocess
@@ -218,24 +219,43 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 
 BUSY_NOTE = "a second process spun on one core throughout (bench --busy)"
+SPINNER = """import os, sys
+while os.getppid() == int(sys.argv[1]):  # until it is killed, or its parent dies
+    for _ in range(100_000):
+        pass
+"""
+"""The busy process of `busy_core`: Python spinning on one core, checking every few
+milliseconds that the benchmark that started it (whose process id it is given) is still
+its parent."""
 
 
 @contextmanager
 def busy_core(busy: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
     """Inside the block, a second Python process spinning on one core, as on a machine busy
-    with other work (yields it; None when ``busy`` is False). It is killed when the block ends,
-    also on an error or Ctrl-C. Thread settings that wait for every thread, as BLAS does, slow
-    down most on such a machine: a thread that shares its core with the spinner holds up the
-    others."""
+    with other work (yields it; None when ``busy`` is False). Thread settings that wait for
+    every thread, as BLAS does, slow down most on such a machine: a thread that shares its core
+    with the spinner holds up the others.
+
+    The spinner is killed when the block ends, also on an error or Ctrl-C; it runs in a
+    session of its own, without the terminal (so Ctrl-C reaches only the benchmark), and ends
+    by itself if the benchmark is killed outright."""
     if not busy:
         yield None
         return
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    spinner = None
     try:
+        spinner = subprocess.Popen(
+            [sys.executable, "-c", SPINNER, str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         yield spinner
     finally:
-        spinner.kill()
-        spinner.wait()
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
 
 
 def _matrix_products(x: Array, seed: int) -> Epoch:

@@ -50,11 +50,13 @@ KEPT_ON_RESUME = {
     "batchnorm": "model",
     "dropout": "model",
     "optimizer": "optimizer",
-    "seed": "random state",
+    "seed": "random state (the seed's generator, saved as it was)",
+    "batch_size": "batch size (its schedule counts steps of that size)",
 }
-"""The recipe entries a resumed run keeps from its checkpoint, and what they made: the saved
-weights, optimizer state and random state belong to them (the learning rate, schedule, epochs,
-batch size, clipping, engine and threads may change)."""
+"""The recipe entries a resumed run keeps from its checkpoint, and what depends on them: the
+saved weights, optimizer state, random state and step count. The rest may change: the
+learning rate, momentum, weight decay, clipping, engine and threads; and the epochs, schedule
+and warm-up, whose schedule is then rebuilt and continues from the step reached."""
 MAX_THREADS = 256
 """The most threads ``--threads`` takes (OpenBLAS uses at most 64 on common builds)."""
 
@@ -108,7 +110,8 @@ def _path(text: str) -> str:
 
 
 def _model(text: str) -> str:
-    """An argparse type: 'two-layer', an image model's name, or MLP sizes like 784-256-10."""
+    """An argparse type: 'two-layer', an image model's name, or MLP sizes like 784-256-10
+    (returned as plain decimals: 784-0128-10 is 784-128-10)."""
     if text == "two-layer" or text in IMAGE_MODELS:
         return text
     sizes = text.split("-")
@@ -117,7 +120,7 @@ def _model(text: str) -> str:
             f"expected 'two-layer', {', '.join(map(repr, IMAGE_MODELS))} or two or more "
             f"positive sizes joined by '-', like 784-256-10; got {text!r}"
         )
-    return text
+    return "-".join(str(int(size)) for size in sizes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -382,10 +385,17 @@ def _check_kept(saved: Recipe, given: dict[str, Any]) -> None:
         if name in given and given[name] != getattr(saved, name):
             option = "--" + name.replace("_", "-")
             raise UsageError(
-                f"{option} {given[name]!r} differs from the checkpoint's {getattr(saved, name)!r}"
-                f": a resumed run keeps the {what} it was saved with. Leave out {option}, or "
-                "start a new run (without --resume)"
+                f"{option} {_shown(given[name])} differs from the checkpoint's "
+                f"{_shown(getattr(saved, name))}: a resumed run keeps its {what}. Leave out "
+                f"{option}, or start a new run (without --resume)"
             )
+
+
+def _shown(value: Any) -> str:
+    """A recipe value as an option would give it: on or off for a flag, else its repr."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return repr(value)
 
 
 def _kept(args: argparse.Namespace, saved: int) -> str:
