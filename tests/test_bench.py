@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,16 @@ def test_synthetic_mnist_is_mnist_shaped_seeded_and_balanced() -> None:
     np.testing.assert_array_equal(x, again_x)
     np.testing.assert_array_equal(y, again_y)
     assert not np.array_equal(synthetic_mnist(6400, seed=1)[1], y)
+
+
+def test_synthetic_mnist_allocates_little_beyond_its_images() -> None:
+    tracemalloc.start()
+    try:
+        x, _ = synthetic_mnist(20_000, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak - x.nbytes < 20 * 2**20  # a block of ink at a time, not a second data set
 
 
 def test_the_recipe_learns_synthetic_mnist_without_subnormal_state() -> None:
