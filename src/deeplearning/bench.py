@@ -13,12 +13,11 @@ Four workloads, each written the same way in both libraries:
 
 The data are synthetic and MNIST-shaped (`synthetic_mnist`: 60,000 x 784 float32 in [0, 1],
 ten classes, learnable) and held in memory, so only the training loop is timed, not data
-loading. After a short warm-up of
-each, epochs alternate between the libraries and the workloads (each round runs every workload
-in both) so that all see the same machine conditions. Each library runs as it trains by
-default: this one with BLAS limited to `DEFAULT_BLAS_THREADS` (as `fit` does), PyTorch with
-its own default threads. The report gives each side's median seconds per epoch and their
-ratio.
+loading. After a short warm-up of each, epochs alternate between the libraries and the
+workloads (each round runs every workload in both) so that all see the same machine
+conditions. Each library runs as it trains by default: this one with BLAS limited to
+`DEFAULT_BLAS_THREADS` (as `fit` does), PyTorch with its own default threads. The report gives
+each side's median seconds per epoch and their ratio.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a network on MNIST (or a relative)",
         description="Train a network. Options left out take the recipe defaults shown (or, "
         "with --resume, the values saved in the checkpoint; a resumed run keeps its data set, "
-        "model, optimizer and seed).",
+        "model, optimizer, seed and batch size).",
     )
     train.set_defaults(command_parser=train)
     recipe = train.add_argument_group("recipe")
