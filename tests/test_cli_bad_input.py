@@ -236,6 +236,28 @@ def test_files_get_the_umask_permissions_and_keep_their_own(tmp_path: Path) -> N
         os.umask(old)
 
 
+def test_the_umask_is_read_without_changing_it_where_the_system_tells_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deeplearning import atomic
+
+    old = os.umask(0o027)
+    try:
+        if Path(atomic.PROCESS_STATUS).exists():  # Linux: os.umask is never called
+            with monkeypatch.context() as patched:
+                patched.setattr(os, "umask", lambda mask: pytest.fail("umask changed"))
+                with atomic_write(tmp_path / "linux.json", "w") as stream:
+                    stream.write("{}")
+            assert stat.S_IMODE((tmp_path / "linux.json").stat().st_mode) == 0o640
+        monkeypatch.setattr(atomic, "PROCESS_STATUS", str(tmp_path / "no such file"))
+        with atomic_write(tmp_path / "elsewhere.json", "w") as stream:  # set to 0 and back
+            stream.write("{}")
+        assert stat.S_IMODE((tmp_path / "elsewhere.json").stat().st_mode) == 0o640
+        assert os.umask(0o027) == 0o027  # restored
+    finally:
+        os.umask(old)
+
+
 def test_temporary_files_of_a_killed_write_are_removed_by_the_next(tmp_path: Path) -> None:
     old = time.time() - STALE_TEMPORARY_S - 60
     stale, young = tmp_path / ".ck.npz.abc12345.tmp", tmp_path / ".ck.npz.def45678.tmp"

@@ -123,8 +123,26 @@ def _flush_to_disk(stream: IO[Any], path: PathLike) -> None:
         ) from None
 
 
+PROCESS_STATUS = "/proc/self/status"
+"""Where Linux (4.7 and later) tells a process its umask without changing it."""
+
+
 def _new_file_mode() -> int:
     """``0o666`` less the process's umask: what ``open(path, "w")`` would give a new file."""
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask: read from `PROCESS_STATUS` where the system has it; elsewhere set
+    to 0 and back, the only portable way, during which a file that another thread creates
+    would get the mode 0o666."""
+    try:
+        with open(PROCESS_STATUS) as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
