@@ -137,7 +137,7 @@ def _umask() -> int:
     to 0 and back, the only portable way, during which a file that another thread creates
     would get the mode 0o666."""
     try:
-        with open(PROCESS_STATUS) as status:
+        with open(PROCESS_STATUS, errors="replace") as status:  # names may not be UTF-8
             for line in status:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
