@@ -61,3 +61,43 @@ def test_invalid_recipes() -> None:
         Recipe(optimizer="lbfgs")
     with pytest.raises(ValueError, match="unknown scheduler 'cyclic'"):
         Recipe(scheduler="cyclic")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"engine": "torch"}, "unknown engine 'torch'"),
+        ({"optimizer": "adam", "momentum": 0.9}, "--momentum applies to sgd and rmsprop, not adam"),
+        ({"dropout": 0.1}, "TwoLayerMLP has no BatchNorm or Dropout"),
+        ({"epochs": 0}, "epochs must be an int of at least 1, got 0"),
+        ({"batch_size": True}, "batch_size must be an int of at least 1, got True"),
+        ({"threads": 2.0}, "threads must be an int of at least 1, got 2.0"),
+        ({"seed": -1}, "seed must be an int of at least 0, got -1"),
+        ({"seed": False}, "seed must be an int of at least 0, got False"),
+        (
+            {"model": "784-10", "dropout": 1.0},
+            r"dropout must be a probability in \[0, 1\), got 1.0",
+        ),
+        ({"model": "784-10", "dropout": float("nan")}, "dropout must be a probability"),
+        ({"lr": -0.1}, r"lr must be a finite number >= 0 \(or None\), got -0.1"),
+        ({"lr": float("inf")}, "lr must be a finite number >= 0"),
+        ({"clip_grad": 0.0}, r"clip_grad must be a finite number > 0 \(or None\), got 0.0"),
+        ({"clip_grad": float("nan")}, "clip_grad must be a finite number > 0"),
+        ({"warmup": 5}, "warm-up must last 0 to 4 epochs, got 5"),
+    ],
+)
+def test_a_recipe_refuses_each_bad_value_when_made(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Recipe(**values)  # type: ignore[arg-type]
+
+
+def test_a_recipe_refuses_what_does_not_fit_the_data_when_building() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"--model must be 'two-layer', 'lenet5' or sizes"):
+        Recipe(model="784-x-10").build_model(rng)
+    with pytest.raises(ValueError, match="the data has 784 features and 10 classes"):
+        Recipe(model="700-10").build_model(rng)
+    with pytest.raises(ValueError, match="takes square images"):
+        Recipe(model="lenet5").build_model(rng, (784,))
+    with pytest.raises(ValueError, match="a schedule needs at least one step per epoch, got 0"):
+        Recipe().build_schedule(0)
