@@ -829,10 +829,21 @@ def sum_to(x: Operand, shape: tuple[int, ...]) -> Tensor:
 
 
 def _index_part(part: Any) -> Any:
-    """One part of an index: a Tensor or a list becomes an array."""
+    """One part of an index, checked: a list becomes an array; an array must hold integers or
+    booleans. A Tensor (always floats) is refused, as PyTorch refuses float index tensors."""
     if isinstance(part, Tensor):
-        return part.data
-    return np.asarray(part) if isinstance(part, list) else part
+        raise TypeError(
+            f"a Tensor cannot be an index: it holds {part.dtype} values, and indices are "
+            "integers or booleans. Index with a NumPy array, e.g. x[np.array([1, 0])]"
+        )
+    if isinstance(part, list):
+        part = np.asarray(part)
+    if isinstance(part, np.ndarray) and part.dtype.kind not in "iub":
+        raise TypeError(
+            f"an index array must hold integers or booleans, got dtype {part.dtype}: convert "
+            "it, e.g. index.astype(np.int64)"
+        )
+    return part
 
 
 def getitem(x: Operand, key: Index) -> Tensor:

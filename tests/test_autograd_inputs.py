@@ -1,0 +1,74 @@
+"""Bad input to the engine's operations: each is refused before any work, with a message
+that says what was expected and what came (the engine's side of `test_layer_inputs.py`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from deeplearning.autograd import Tensor
+from deeplearning.autograd import functional as F
+
+x23 = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+
+BAD_CALLS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("an axis out of range", lambda: F.sum(x23, axis=2), ValueError,
+     "axis 2 is out of range for a tensor of 2 dimensions"),
+    ("a negative axis out of range", lambda: F.mean(x23, axis=(0, -3)), ValueError,
+     "axis -3 is out of range for a tensor of 2 dimensions"),
+    ("the max of nothing", lambda: F.max(Tensor(np.empty((0, 3)))), ValueError,
+     "max/min of an empty tensor (shape (0, 3)) is undefined"),
+    ("the min of nothing", lambda: F.min(Tensor(np.empty(0))), ValueError,
+     "max/min of an empty tensor (shape (0,)) is undefined"),
+    ("a condition of numbers", lambda: F.where(np.array([1, 0, 1]), x23, 0.0), TypeError,
+     "where() needs a boolean condition, got dtype int64"),
+    ("matmul with a scalar", lambda: F.matmul(Tensor(2.0), x23), ValueError,
+     "matmul needs operands of at least one dimension; use * for scalars"),
+    ("vectors of two lengths", lambda: F.matmul(Tensor(np.ones(3)), Tensor(np.ones(4))),
+     ValueError, "matmul: shapes (3,) and (4,) do not fit: the last axis of the first (3) "
+     "must equal the last axis of the second."),
+    ("a matrix that does not fit", lambda: F.matmul(x23, Tensor(np.ones((2, 2)))),
+     ValueError, "must equal the second-to-last axis of the second."),
+    ("clip without bounds", lambda: F.clip(x23), ValueError, "clip needs min or max (or both)"),
+    ("squeezing an axis of 2", lambda: F.squeeze(x23, axis=0), ValueError,
+     "cannot squeeze axis 0 of shape (2, 3): its size is not 1"),
+    ("concatenating nothing", lambda: F.concatenate([]), ValueError,
+     "concatenate needs at least one tensor"),
+    ("stacking nothing", lambda: F.stack([]), ValueError, "stack needs at least one tensor"),
+    ("batch norm of a vector", lambda: F.batch_norm(Tensor(np.ones(4)), None, None),
+     ValueError, "batch_norm expected input of shape (N, C, ...) but got (4,)"),
+    ("batch norm evaluated without statistics",
+     lambda: F.batch_norm(x23, None, None, training=False), ValueError,
+     "batch_norm in evaluation mode needs running_mean and running_var"),
+    ("a Tensor as an index", lambda: x23[Tensor(np.array([1, 0]))], TypeError,
+     "a Tensor cannot be an index: it holds float32 values, and indices are integers or "
+     "booleans. Index with a NumPy array, e.g. x[np.array([1, 0])]"),
+    ("float positions", lambda: x23[[1.0, 0.0]], TypeError,
+     "an index array must hold integers or booleans, got dtype float64"),
+    ("float positions in a tuple", lambda: x23[:, np.array([0.5])], TypeError,
+     "an index array must hold integers or booleans, got dtype float64"),
+    ("nll of labels out of range", lambda: F.nll_loss(F.log_softmax(x23), [0, 3]), ValueError,
+     "class labels must lie in [0, 3) for 3 classes but got [3]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "call", "error", "message"), BAD_CALLS, ids=[c[0] for c in BAD_CALLS]
+)
+def test_bad_input_is_refused_with_a_message(
+    case: str, call: Callable[[], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        call()
+
+
+def test_edge_inputs_that_are_fine() -> None:
+    assert F.flatten(Tensor(5.0)).shape == (1,)  # a scalar flattens to one element, as in torch
+    np.testing.assert_array_equal(x23[[1, 0]].data, x23.data[[1, 0]])  # a list of positions
+    np.testing.assert_array_equal(x23[x23.data > 2].data, [3.0, 4.0, 5.0])  # a boolean mask
+    np.testing.assert_array_equal(x23[1, np.array([2, 0])].data, [5.0, 3.0])
+    smallest = F.min(x23, axis=1)
+    assert smallest.creator is not None and smallest.creator.label() == "Min"
