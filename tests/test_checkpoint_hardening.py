@@ -651,6 +651,37 @@ ARCHIVE_CASES: list[tuple[str, Callable[[Path, Path], Path], str]] = [
         r"can read, and checkpoints are read without pickle\)",
     ),
     (
+        "members compressed with bzip2",
+        lambda good, tmp: _zip_as(
+            tmp / "bz2.npz",
+            {"header.npy": _header_npy(), "model.w.npy": _npy(np.zeros(2))},
+            zipfile.ZIP_BZIP2,
+        ),
+        r"'header' is compressed with method 12; numpy writes stored or deflated members only",
+    ),
+    (
+        "an encrypted member",
+        lambda good, tmp: _encrypted(
+            _zip(tmp / "enc.npz", {"header.npy": _header_npy(), "model.w.npy": _npy(np.ones(2))}),
+            "model.w.npy",
+        ),
+        r"'model.w' is encrypted",
+    ),
+    (
+        "a .npy of format version 3",
+        lambda good, tmp: _zip(
+            tmp / "v3.npz", {"header.npy": _header_npy(), "model.w.npy": _version_3(np.zeros(2))}
+        ),
+        r"'model.w': the .npy format version \(3, 0\) is not one numpy writes for numbers",
+    ),
+    (
+        "a negative dimension",
+        lambda good, tmp: _zip(
+            tmp / "neg.npz", {"header.npy": _header_npy(), "model.w.npy": _lying_npy((-1, 2), b"")}
+        ),
+        r"'model.w' declares the shape \(-1, 2\)",
+    ),
+    (
         "a structured array",
         lambda good, tmp: _zip(
             tmp / "rec.npz",
@@ -664,6 +695,36 @@ ARCHIVE_CASES: list[tuple[str, Callable[[Path, Path], Path], str]] = [
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def _zip_as(path: Path, members: dict[str, bytes], method: int) -> Path:
+    """An archive whose members are compressed with ``method`` (a zipfile constant)."""
+    with zipfile.ZipFile(path, "w", compression=method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _encrypted(path: Path, member: str) -> Path:
+    """``path`` with the central directory marking ``member`` as encrypted (bit 0 of its
+    general-purpose flags), which zipfile cannot write."""
+    data = bytearray(path.read_bytes())
+    start = 0
+    while (entry := data.find(b"PK\x01\x02", start)) != -1:
+        name_length = struct.unpack_from("<H", data, entry + 28)[0]
+        if data[entry + 46 : entry + 46 + name_length] == member.encode():
+            data[entry + 8] |= 0x1
+        start = entry + 4
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _version_3(array: np.ndarray) -> bytes:
+    """``array`` as a .npy of format version 3.0 (a UTF-8 header, which numpy writes only
+    for structured dtypes with non-Latin-1 field names)."""
+    plain = _npy(array)
+    length = struct.unpack_from("<H", plain, 8)[0]
+    return b"\x93NUMPY\x03\x00" + struct.pack("<I", length) + plain[10:]
 
 
 @pytest.mark.parametrize(
