@@ -45,6 +45,7 @@ BAD_OPTIONS = [
     (["--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
     (["--epochs", "two"], "argument --epochs: expected an integer, got 'two'"),
     (["--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+    (["--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
     (["--lr", "nan"], r"argument --lr: must be a number in (0, infinity), got nan"),
     (["--lr", "-1"], r"argument --lr: must be a number in (0, infinity), got -1"),
     (["--lr", "0"], r"argument --lr: must be a number in (0, infinity), got 0"),

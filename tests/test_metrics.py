@@ -23,6 +23,11 @@ def test_predict_and_evaluate_restore_the_mode() -> None:
     assert not model.training
 
 
+def test_predicting_nothing_is_refused() -> None:
+    with pytest.raises(ValueError, match="predict needs at least one sample, got an empty batch"):
+        predict(TwoLayerMLP(6, 4, 3, rng=0), np.empty((0, 6)))
+
+
 def test_confusion_matrix_counts_true_against_predicted() -> None:
     matrix = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
     np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])

@@ -280,6 +280,10 @@ SCHEDULE_CASES: list[Case] = [
      r"^LinearLR: end_factor must be a finite number in \[0, 1\], got -0.1"),
     ("LinearLR end_factor=nan", lambda: LinearLR(0.1, end_factor=NAN), ValueError,
      r"end_factor must be a finite number in \[0, 1\], got nan"),
+    ("SequentialLR schedules as a string",
+     lambda: SequentialLR("cosine", milestones=[5]), TypeError,  # type: ignore[arg-type]
+     r"^SequentialLR: schedules must be a list of schedules, got str; pass e.g. "
+     r"SequentialLR\(\[warmup, cosine\], milestones=\[5\]\)$"),
     ("SequentialLR equal milestones",
      lambda: SequentialLR([ConstantLR(0.1)] * 3, milestones=[5, 5]), ValueError,
      r"^SequentialLR: milestones must be increasing, each > the one before, got \[5, 5\]; "
