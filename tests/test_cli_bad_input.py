@@ -9,6 +9,8 @@ import json
 import os
 import re
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -161,6 +163,24 @@ def test_bad_output_paths_are_refused_before_training(
         assert message in line, (options, line)
     assert stat.S_ISFIFO((tmp_path / "fifo").stat().st_mode)  # untouched
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+def test_standard_output_as_a_pipe_is_refused_before_training(data_dir: Path) -> None:
+    """``--json /dev/stdout`` resolves, when stdout is a pipe, to /proc/<pid>/fd/pipe:[...],
+    a path that names nothing: it was taken for a new file and failed after an epoch."""
+    reading, writing = os.pipe()
+    try:
+        with pytest.raises(OSError, match=r"/proc/self/fd/\d+ is a FIFO, not a regular file"):
+            check_writable(f"/proc/self/fd/{writing}", "--json file")
+    finally:
+        os.close(reading)
+        os.close(writing)
+    command = [sys.executable, "-m", "deeplearning", "train", "--data-dir", str(data_dir),
+               "--json", "/dev/stdout"]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True)
+    assert run.returncode == 2 and run.stdout == ""  # nothing trained
+    assert "the --json file /dev/stdout is a FIFO, not a regular file" in run.stderr
 
 
 def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:

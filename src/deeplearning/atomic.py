@@ -59,11 +59,13 @@ def check_writable(path: PathLike, what: str = "output") -> Path:
     """The path a write of ``path`` will replace (symbolic links resolved), or an OSError that
     says why it cannot be written: its folder is missing or not writable, or it exists and is
     not a regular file."""
-    target = Path(os.path.realpath(path))
-    if target.exists() and not target.is_file():
-        kind = "a folder" if target.is_dir() else _kind(target)
+    given, target = Path(path), Path(os.path.realpath(path))
+    # What the name leads to (links followed); its resolved path may name nothing, as for
+    # /dev/stdout when it is a pipe, /proc/<pid>/fd/pipe:[...].
+    if given.exists() and not given.is_file():
+        kind = "a folder" if given.is_dir() else _kind(given)
         raise OSError(f"the {what} {path} is {kind}, not a regular file: give a file name")
-    if target.exists() and not os.access(target, os.W_OK):
+    if given.exists() and not os.access(given, os.W_OK):
         raise OSError(f"the {what} {path} is not writable: give another name, or change its mode")
     folder = target.parent
     if not folder.is_dir():
