@@ -77,6 +77,10 @@ BAD_OPTIONS = [
     (["--threads", "0"], "argument --threads: must be at least 1, got 0"),
     (["--threads", "4294967296"], "argument --threads: must be at most 256, got 4294967296"),
     (["--resume", ""], "argument --resume: expected a path, got an empty string"),
+    (
+        ["--data-dir", "/dev/null"],
+        "argument --data-dir: expected a folder, but /dev/null is not one",
+    ),
     (["--save", " "], "argument --save: expected a path, got an empty string"),
     (["--json", ""], "argument --json: expected a path, got an empty string"),
     (["--plot", ""], "argument --plot: expected a path, got an empty string"),

@@ -109,6 +109,15 @@ def _path(text: str) -> str:
     return text
 
 
+def _folder(text: str) -> str:
+    """An argparse type: a folder's name (`_path`), unless it names something else: a file
+    there would be passed over in silence, and the data found elsewhere."""
+    path = _path(text)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"expected a folder, but {text} is not one")
+    return path
+
+
 def _model(text: str) -> str:
     """An argparse type: 'two-layer', an image model's name, or MLP sizes like 784-256-10
     (returned as plain decimals: 784-0128-10 is 784-128-10)."""
@@ -185,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "default) or 'autograd' (the engine); the same network either way",
     )
     train.add_argument(
-        "--data-dir", type=_path, help="folder holding <dataset>/ (default: see README)"
+        "--data-dir", type=_folder, help="folder holding <dataset>/ (default: see README)"
     )
     train.add_argument(
         "--resume", type=_path, metavar="CHECKPOINT", help="continue a run saved with --save"
@@ -211,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(command_parser=evaluate)
     evaluate.add_argument("checkpoint", type=_path, help="a file written by `train --save`")
     evaluate.add_argument(
-        "--data-dir", type=_path, help="folder holding <dataset>/ (default: see README)"
+        "--data-dir", type=_folder, help="folder holding <dataset>/ (default: see README)"
     )
 
     bench = commands.add_parser(
