@@ -378,6 +378,31 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
     assert err == "error: unexpected KeyError: 'surprise' (a bug: please report it)\n"
 
 
+@pytest.mark.parametrize(
+    ("command", "advice"),
+    [
+        (["train", "--model", "784-10"], "use a smaller --model or --batch-size"),
+        (["bench", "--samples", "64"], "use fewer --samples"),
+    ],
+)
+def test_running_out_of_memory_is_one_line_of_advice_for_the_command(
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    advice: str,
+) -> None:
+    from deeplearning import cli
+
+    def exhausted(*_: object, **__: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "fit", exhausted)
+    monkeypatch.setattr(cli, "_bench_report", exhausted)
+    assert main([*command, "--data-dir", str(data_dir)] if command[0] == "train" else command) == 1
+    assert capsys.readouterr().err == f"error: out of memory: {advice}\n"
+
+
 def test_a_read_only_folder_is_refused_before_training(
     data_dir: Path,
     tmp_path: Path,

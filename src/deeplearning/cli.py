@@ -57,6 +57,12 @@ KEPT_ON_RESUME = {
 saved weights, optimizer state, random state and step count. The rest may change: the
 learning rate, momentum, weight decay, clipping, engine and threads; and the epochs, schedule
 and warm-up, whose schedule is then rebuilt and continues from the step reached."""
+OUT_OF_MEMORY = {
+    "train": "use a smaller --model or --batch-size",
+    "evaluate": "the checkpoint's model does not fit in this machine's memory",
+    "bench": "use fewer --samples",
+}
+"""What to do when a command runs out of memory, by command."""
 MAX_THREADS = 256
 """The most threads ``--threads`` takes (OpenBLAS uses at most 64 on common builds)."""
 
@@ -290,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except MemoryError:
-        print("error: out of memory: use a smaller batch, model or --samples", file=sys.stderr)
+        print(f"error: out of memory: {OUT_OF_MEMORY[args.command]}", file=sys.stderr)
         return 1
     except Exception as error:  # a bug: still one line, never a traceback
         print(f"error: unexpected {type(error).__name__}: {error} (a bug: please report it)",
