@@ -489,6 +489,26 @@ def test_a_resumed_run_refuses_to_change_what_its_checkpoint_holds(
     assert main(argv) == 0  # the same flag, the same sizes spelled otherwise
 
 
+def test_evaluate_refuses_a_model_that_does_not_fit_the_data_set(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deeplearning import MLP
+
+    five = tmp_path / "five.npz"
+    save_checkpoint(five, MLP([784, 8, 5], rng=0))  # saved from Python: mnist, by default
+    assert main(["evaluate", str(five), "--data-dir", str(data_dir)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {five}: its MLP gives 5 class scores but mnist has 10 classes; evaluate a model "
+        "on the data set it was trained on\n"
+    )
+    small = tmp_path / "small.npz"
+    save_checkpoint(small, TwoLayerMLP(20, 8, 10, rng=0))
+    assert main(["evaluate", str(small), "--data-dir", str(data_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {small}: its TwoLayerMLP does not take mnist's samples of "
+                          "shape (784,) (Linear(20 -> 8) expected input")  # fmt: skip
+
+
 def test_a_checkpoint_that_is_a_device_is_refused_not_read_forever(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -31,3 +31,27 @@ def test_predicting_nothing_is_refused() -> None:
 def test_confusion_matrix_counts_true_against_predicted() -> None:
     matrix = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
     np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "classes", "error", "message"),
+    [
+        ([0, 1], [0, 1, 1], 2, ValueError, r"one shape \(N,\) but got \(2,\) and \(3,\)"),
+        ([[0, 1]], [[0, 1]], 2, ValueError, r"one shape \(N,\) but got \(1, 2\)"),
+        ([0, 1], [0, 2], 2, ValueError, r"class labels must lie in \[0, 2\) .* got \[2\]"),
+        ([0, -1], [0, 1], 2, ValueError, r"got \[-1\]"),
+        ([0.0, 1.0], [0, 1], 2, TypeError, "class labels must be integers but got dtype float64"),
+        ([0, 1], [0, 1], 0, ValueError, "confusion_matrix: num_classes must be a positive int"),
+    ],
+)
+def test_a_confusion_matrix_refuses_labels_it_cannot_count(
+    y_true: list[int], y_pred: list[int], classes: int, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        confusion_matrix(y_true, y_pred, classes)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_predict_refuses_a_batch_size_that_is_not_a_positive_int(batch_size: object) -> None:
+    with pytest.raises(ValueError, match="predict: batch_size must be a positive int"):
+        predict(TwoLayerMLP(6, 4, 3, rng=0), np.ones((2, 6)), batch_size)  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ from .checkpoint import load_checkpoint, read_resume_header, save_checkpoint
 from .cnn_bench import run_cnn_benchmark
 from .datasets import DATASETS, dataset_info, load_mnist
 from .metrics import confusion_matrix, predict
+from .module import Module
 from .plots import plot_training, require_matplotlib
 from .recipe import (
     ENGINES,
@@ -517,13 +518,38 @@ def _evaluate(args: argparse.Namespace) -> int:
     name = header.get("dataset", "mnist")
     images = header["model"] in IMAGE_MODELS.values()
     data = load_mnist(name, args.data_dir, flatten=not images)
+    classes = dataset_info(name).classes
+    _check_fits(model, header["model"], data.x_test[:1], name, len(classes), args.checkpoint)
     predictions = predict(model, data.x_test)
     correct = int(np.sum(predictions == data.y_test))
-    classes = dataset_info(name).classes
     print(f"{args.checkpoint}: {header['model']}, epoch {header.get('epoch', '?')}, {name}")
     print(f"test accuracy: {correct / len(predictions):.2%} ({correct:,} of {len(predictions):,})")
     print(format_confusion(confusion_matrix(data.y_test, predictions, len(classes)), classes))
     return 0
+
+
+def _check_fits(
+    model: Module, kind: str, sample: np.ndarray, dataset: str, classes: int, path: str
+) -> None:
+    """Refuse (ValueError) a model that does not take ``dataset``'s samples (one given) or
+    does not give one score per class: `evaluate` runs a model on the data set it was trained
+    on, which a checkpoint written by ``train --save`` names (mnist where it names none)."""
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = model.infer(sample).shape[-1]
+    except ValueError as error:
+        raise ValueError(
+            f"{path}: its {kind} does not take {dataset}'s samples of shape {sample.shape[1:]} "
+            f"({error})"
+        ) from None
+    finally:
+        model.train(was_training)
+    if outputs != classes:
+        raise ValueError(
+            f"{path}: its {kind} gives {outputs} class scores but {dataset} has {classes} "
+            "classes; evaluate a model on the data set it was trained on"
+        )
 
 
 def format_confusion(matrix: np.ndarray, classes: Sequence[str]) -> str:

@@ -163,7 +163,7 @@ def check_targets(who: str, logits: Array, target: ArrayLike) -> Array:
             "sizes must agree."
         )
     if targets.ndim == 1:
-        _check_labels(targets, num_classes)
+        check_class_labels(targets, num_classes)
         return targets
     if targets.shape == logits.shape:
         return as_real_array(targets, f"{who} (class probabilities)", logits.dtype)
@@ -173,8 +173,9 @@ def check_targets(who: str, logits: Array, target: ArrayLike) -> Array:
     )
 
 
-def _check_labels(labels: Array, num_classes: int) -> None:
-    """Check that labels are integers in [0, num_classes)."""
+def check_class_labels(labels: Array, num_classes: int) -> None:
+    """Check that labels are integers in [0, num_classes): a TypeError or a ValueError that
+    shows the first labels out of range. Shared by the losses and `metrics.confusion_matrix`."""
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(
             f"class labels must be integers but got dtype {labels.dtype}. Convert them with "

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._types import Array
+from ._types import Array, check_positive_int
+from .losses import check_class_labels
 from .module import Module
 
 
@@ -14,6 +15,7 @@ def predict(model: Module, x: ArrayLike, batch_size: int = 1000) -> Array:
     (Dropout off, BatchNorm on its running statistics) and in batches to bound memory (for
     LeNet5, a batch of 1000 takes a 78 MB im2col), on either path (`Module.infer`). The
     model's mode is restored afterwards."""
+    check_positive_int("batch_size", batch_size, "predict")
     x = np.asarray(x)
     if len(x) == 0:
         raise ValueError("predict needs at least one sample, got an empty batch")
@@ -40,8 +42,27 @@ def evaluate(model: Module, x: ArrayLike, y: ArrayLike, batch_size: int = 1000) 
     return float(np.mean(predictions == labels))
 
 
-def confusion_matrix(y_true: Array, y_pred: Array, num_classes: int) -> Array:
-    """``C[i, j]`` = the number of samples of class ``i`` predicted as ``j``; shape (K, K)."""
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int) -> Array:
+    """``C[i, j]`` = the number of samples of class ``i`` predicted as ``j``; shape (K, K) for
+    K = ``num_classes``, from labels (N,) each.
+
+    Raises
+    ------
+    ValueError
+        If the two differ in shape or are not one label per sample, or a label lies outside
+        [0, K) (K itself is an int >= 1).
+    TypeError
+        If labels are not integers.
+    """
+    check_positive_int("num_classes", num_classes, "confusion_matrix")
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"confusion_matrix expected true and predicted labels of one shape (N,) but got "
+            f"{y_true.shape} and {y_pred.shape}"
+        )
+    check_class_labels(y_true, num_classes)
+    check_class_labels(y_pred, num_classes)
     counts = np.bincount(num_classes * y_true + y_pred, minlength=num_classes * num_classes)
     matrix: Array = counts.reshape(num_classes, num_classes)
     return matrix
