@@ -5,6 +5,7 @@ models built without ``rng`` repeatable."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, Callable
 
@@ -14,6 +15,7 @@ import pytest
 from deeplearning import (
     MLP,
     AvgPool2d,
+    BatchNorm1d,
     Conv2d,
     CrossEntropyLoss,
     Flatten,
@@ -32,6 +34,8 @@ from deeplearning import (
 from deeplearning._types import as_generator
 from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
+from deeplearning.optim import SGD
+from deeplearning.train import train_epoch
 
 ACTIVATIONS = [ReLU, Sigmoid, Tanh, LeakyReLU, Softmax, LogSoftmax]
 COMPLEX = np.array([[1 + 2j, -1.0]])
@@ -345,3 +349,59 @@ def test_as_generator() -> None:
     a = as_generator(None).random()
     seed(0)
     assert as_generator(None).random() == a
+
+
+# -- what a model is built from: dtypes, seeds, sizes; and the training calls' arguments ------
+
+BAD_CONSTRUCTIONS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("integer weights", lambda: TwoLayerMLP(4, 3, 2, dtype=np.int32), TypeError,
+     "Linear: dtype must be a float type such as np.float32 (the default) or np.float64, got "
+     "int32"),
+    ("boolean weights on the engine", lambda: nn.Linear(3, 2, dtype=bool), TypeError,
+     "Linear: dtype must be a float type"),
+    ("integer kernels", lambda: Conv2d(1, 2, 3, dtype=np.int64), TypeError,
+     "Conv2d: dtype must be a float type"),
+    ("integer statistics", lambda: BatchNorm1d(3, dtype="int8"), TypeError,
+     "BatchNorm1d: dtype must be a float type"),
+    ("complex statistics", lambda: nn.BatchNorm2d(3, dtype=np.complex64), TypeError,
+     "BatchNorm2d: dtype must be a float type such as np.float32"),
+    ("a dtype that is no dtype", lambda: Linear(3, 2, dtype="nonsense"), TypeError,
+     "Linear: dtype must be a float type, got 'nonsense'"),
+    ("a seed that is a word", lambda: TwoLayerMLP(4, 3, 2, rng="a"), TypeError,
+     "rng must be a seed (an int >= 0), a numpy.random.Generator or None, got str 'a'; pass "
+     "e.g. rng=0 or rng=np.random.default_rng(0)"),
+    ("a seed that is a flag", lambda: MLP([4, 2], rng=True), TypeError,
+     "rng must be a seed (an int >= 0), a numpy.random.Generator or None, got bool True"),
+    ("sizes as text", lambda: MLP("784-10"), TypeError,
+     "MLP sizes must be a list of ints (inputs, hidden widths, outputs), got '784-10'; pass "
+     "e.g. [784, 128, 10]"),
+    ("a fractional width on the engine", lambda: nn.MLP([784, 2.5, 10]), TypeError,
+     "MLP sizes must be a list of ints"),
+    ("a plain SGD step of NaN", lambda: TwoLayerMLP(4, 3, 2, rng=0).train_step(
+        np.ones((2, 4)), [0, 1], lr=float("nan")), ValueError,
+     "train_step: lr must be a finite number >= 0, got nan; pass e.g. lr=0.01"),
+    ("a plain SGD step backwards", lambda: TwoLayerMLP(4, 3, 2, rng=0).train_step(
+        np.ones((2, 4)), [0, 1], lr=-0.1), ValueError, "train_step: lr must be a finite number"),
+    ("an epoch of nothing", lambda: train_epoch(
+        TwoLayerMLP(4, 3, 2, rng=0), CrossEntropyLoss(),
+        SGD(TwoLayerMLP(4, 3, 2, rng=0).parameters(), lr=0.1), np.ones((0, 4)), np.ones(0)),
+     ValueError, "train_epoch needs at least one sample, got an empty data set"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "call", "error", "message"), BAD_CONSTRUCTIONS, ids=[c[0] for c in BAD_CONSTRUCTIONS]
+)
+def test_bad_construction_or_training_arguments_are_refused(
+    case: str, call: Callable[[], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        call()
+
+
+def test_every_kind_of_seed_numpy_takes_still_works() -> None:
+    weights = TwoLayerMLP(4, 3, 2, rng=0).fc1.W.data
+    for rng in (0, np.int64(0), np.random.default_rng(0), np.random.PCG64(0),
+                np.random.SeedSequence(0)):  # fmt: skip
+        np.testing.assert_array_equal(TwoLayerMLP(4, 3, 2, rng=rng).fc1.W.data, weights)
+    assert TwoLayerMLP(4, 3, 2, rng=0).train_step(np.ones((2, 4)), [0, 1], lr=0.0) > 0  # lr 0

@@ -35,7 +35,29 @@ def as_generator(rng: RNG) -> np.random.Generator:
     if rng is None:  # the legacy global state, on purpose: it is what np.random.seed sets
         seed = np.random.randint(0, 2**32, size=4, dtype=np.uint32)  # noqa: NPY002
         return np.random.default_rng(seed)
+    if isinstance(rng, bool) or not isinstance(
+        rng, (int, np.integer, np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)
+    ):
+        raise TypeError(
+            f"rng must be a seed (an int >= 0), a numpy.random.Generator or None, got "
+            f"{type(rng).__name__} {rng!r}; pass e.g. rng=0 or rng=np.random.default_rng(0)"
+        )
     return np.random.default_rng(rng)
+
+
+def float_dtype(dtype: DTypeLike, who: str) -> np.dtype[Any]:
+    """``dtype`` as a NumPy dtype, refused (TypeError) unless it is a real floating type: a
+    layer's parameters must hold fractions (integer weights would round to 0 or jump)."""
+    try:
+        checked: np.dtype[Any] = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{who}: dtype must be a float type, got {dtype!r}") from None
+    if checked.kind != "f":
+        raise TypeError(
+            f"{who}: dtype must be a float type such as np.float32 (the default) or np.float64, "
+            f"got {checked}"
+        )
+    return checked
 
 
 def check_positive_int(name: str, value: Any, who: str) -> None:

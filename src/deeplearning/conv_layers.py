@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._types import RNG, Array, as_generator, check_positive_int
+from ._types import RNG, Array, as_generator, check_positive_int, float_dtype
 from .convolution import (
     Pair,
     as_pair,
@@ -41,6 +41,7 @@ def conv_init(
     state (`_types.as_generator`), so ``np.random.seed`` repeats them."""
     check_positive_int("in_channels", in_channels, "Conv2d")
     check_positive_int("out_channels", out_channels, "Conv2d")
+    dtype = float_dtype(dtype, "Conv2d")
     generator = as_generator(rng)
     bound = 1 / np.sqrt(in_channels * kernel[0] * kernel[1])
     weight = generator.uniform(-bound, bound, (out_channels, in_channels, *kernel))

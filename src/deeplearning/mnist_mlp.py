@@ -14,6 +14,7 @@ from .losses import CrossEntropyLoss
 from .metrics import evaluate, predict
 from .module import Module
 from .neural_net import Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .optim import check_number
 from .regularization import BatchNorm1d, Dropout
 
 ACTIVATIONS: dict[str, type[Layer]] = {
@@ -43,6 +44,13 @@ def mlp_layers(
     autograd path's. One generator draws every weight, in order, and drives the dropout
     masks, so one seed gives the same network on both paths; without ``rng`` it is seeded
     from NumPy's global random state (`_types.as_generator`)."""
+    if isinstance(sizes, (str, bytes)) or not all(
+        isinstance(size, (int, np.integer)) and not isinstance(size, bool) for size in sizes
+    ):
+        raise TypeError(
+            f"MLP sizes must be a list of ints (inputs, hidden widths, outputs), got {sizes!r}; "
+            "pass e.g. [784, 128, 10]"
+        )
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"MLP needs at least two positive sizes (inputs, outputs), got {sizes}")
     if activation not in ACTIVATIONS:
@@ -110,8 +118,10 @@ class TwoLayerMLP(Layer):
     def train_step(self, x: ArrayLike, y: ArrayLike, lr: float = 0.01) -> float:
         """One step of plain SGD on a batch: ``p <- p - lr * dL/dp`` for every parameter.
 
-        Returns the batch's mean cross-entropy loss before the step.
+        Returns the batch's mean cross-entropy loss before the step. ``lr`` must be a finite
+        number >= 0, as for `SGD`.
         """
+        check_number(lr, "lr", "train_step", low=0, example="lr=0.01")
         loss = self.loss_fn.forward(self.forward(np.asarray(x)), y)
         self.backward_params(self.loss_fn.backward())
         for param in self.parameters():

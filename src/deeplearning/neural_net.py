@@ -33,7 +33,14 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from . import module
-from ._types import RNG, Array, as_generator, as_real_array, check_positive_int
+from ._types import (
+    RNG,
+    Array,
+    as_generator,
+    as_real_array,
+    check_positive_int,
+    float_dtype,
+)
 from .functional import leaky_relu_slope, log_softmax, sigmoid, softmax
 from .losses import CrossEntropyLoss
 from .module import Module, Parameter
@@ -108,9 +115,10 @@ def he_normal(fan_in: int, fan_out: int, rng: RNG, dtype: DTypeLike) -> Array:
     NumPy's global random state (`_types.as_generator`), so ``np.random.seed`` repeats them.
 
     Raises ValueError unless both sizes are positive ints (a zero-sized layer is refused when
-    it is built)."""
+    it is built), and TypeError unless ``dtype`` is a float type (`_types.float_dtype`)."""
     check_positive_int("in_features", fan_in, "Linear")
     check_positive_int("out_features", fan_out, "Linear")
+    dtype = float_dtype(dtype, "Linear")
     generator = as_generator(rng)
     weight = generator.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
     weights: Array = weight.astype(dtype)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._types import RNG, Array, as_generator
+from ._types import RNG, Array, as_generator, float_dtype
 from .autograd.functional import check_batch_norm_options
 from .functional import check_dropout_probability, dropout_mask, update_running_stats
 from .module import Module, Parameter
@@ -105,6 +105,7 @@ class BatchNormBase(Module):
                 f"channels of the input, e.g. {where}(64)"
             )
         check_batch_norm_options(eps, momentum, where)
+        dtype = float_dtype(dtype, where)
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features, dtype=dtype))

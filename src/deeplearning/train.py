@@ -129,11 +129,15 @@ def train_epoch(
 
     Raises
     ------
+    ValueError
+        If there are no samples, ``x`` and ``y`` differ in length, or ``batch_size < 1``.
     TrainingDivergedError
         As soon as a batch's loss is NaN, infinite or above `DIVERGENCE_FACTOR` times the
         epoch's first loss and chance level's (before the bad step is applied), or at the end
         of the epoch if any weight is NaN or infinite.
     """
+    if len(x) == 0:
+        raise ValueError("train_epoch needs at least one sample, got an empty data set")
     model.train()
     total_loss, correct = 0.0, 0
     limit = math.inf
