@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from deeplearning.autograd import Tensor
+from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
 
 x23 = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
@@ -50,6 +50,24 @@ BAD_CALLS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      "an index array must hold integers or booleans, got dtype float64"),
     ("float positions in a tuple", lambda: x23[:, np.array([0.5])], TypeError,
      "an index array must hold integers or booleans, got dtype float64"),
+    ("an axis that is a word", lambda: F.sum(x23, axis="rows"), TypeError,
+     "an axis is an int (or a tuple of ints), got 'rows'"),
+    ("an axis that is a flag", lambda: F.max(x23, axis=True), TypeError,
+     "an axis is an int (or a tuple of ints), got True"),
+    ("transposing an axis that is not there", lambda: x23.transpose(0, 5), ValueError,
+     "axis 5 is out of range for a tensor of 2 dimensions"),
+    ("transposing some of the axes", lambda: x23.transpose(0), ValueError,
+     "transpose needs an order of all 2 axes, each once, got (0,)"),
+    ("transposing one axis twice", lambda: F.transpose(x23, (1, -1)), ValueError,
+     "transpose needs an order of all 2 axes, each once, got (1, -1)"),
+    ("dropout of a word", lambda: F.dropout(x23, "half", training=True), TypeError,
+     "dropout probability must be a number in [0, 1], got 'half'"),
+    ("a chain of a number", lambda: nn.Sequential(nn.ReLU(), 5), TypeError,
+     "Sequential takes modules (layers), but argument 1 is int 5"),
+    ("LeNet5 for no classes", lambda: nn.LeNet5(num_classes=0), ValueError,
+     "LeNet5: num_classes must be a positive int, got 0"),
+    ("LeNet5 for fractional images", lambda: nn.LeNet5(image_size=28.5), ValueError,
+     "LeNet5: image_size must be a positive int, got 28.5"),
     ("nll of labels out of range", lambda: F.nll_loss(F.log_softmax(x23), [0, 3]), ValueError,
      "class labels must lie in [0, 3) for 3 classes but got [3]"),
 ]  # fmt: skip
@@ -63,6 +81,16 @@ def test_bad_input_is_refused_with_a_message(
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+def test_transpose_takes_numpys_spellings_and_differentiates_back() -> None:
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    for y in (x.transpose(2, 0, 1), x.transpose((2, 0, 1)), x.transpose([-1, 0, 1])):
+        np.testing.assert_array_equal(y.data, x.data.transpose(2, 0, 1))
+    (x.transpose(2, 0, 1) * Tensor(np.arange(24.0).reshape(4, 2, 3))).sum().backward()
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad, np.arange(24.0).reshape(4, 2, 3).transpose(1, 2, 0))
+    np.testing.assert_array_equal(x.transpose().data, x.data.T)  # reversed, as NumPy
 
 
 def test_edge_inputs_that_are_fine() -> None:

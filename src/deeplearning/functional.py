@@ -4,6 +4,8 @@ Leaky ReLU's slope, dropout masks and BatchNorm's running statistics."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from numpy.typing import DTypeLike
 
@@ -66,7 +68,10 @@ def leaky_relu_slope(x: Array, negative_slope: float) -> Array:
 
 
 def check_dropout_probability(p: float) -> None:
-    """Refuse a dropout probability outside [0, 1] (NaN included)."""
+    """Refuse a dropout probability that is not a number in [0, 1] (NaN included)."""
+    given: object = p  # what came, whatever it is
+    if isinstance(given, bool) or not isinstance(given, numbers.Real):
+        raise TypeError(f"dropout probability must be a number in [0, 1], got {p!r}")
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
 

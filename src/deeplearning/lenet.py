@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._types import RNG, as_generator
+from ._types import RNG, as_generator, check_positive_int
 from .conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .mnist_mlp import LAYERS, mlp_layers
 from .module import Module
@@ -44,6 +44,9 @@ def lenet5_layers(
     convolution and BatchNorm1d each hidden Linear; with ``dropout``, Dropout follows each
     hidden Linear's activation. One generator draws every weight in order and drives the
     dropout masks, so one seed gives the same network on both paths."""
+    check_positive_int("in_channels", in_channels, "LeNet5")
+    check_positive_int("num_classes", num_classes, "LeNet5")
+    check_positive_int("image_size", image_size, "LeNet5")
     if image_size < 12:
         raise ValueError(f"LeNet5 needs images of at least 12x12 pixels, got {image_size}")
     generator = as_generator(rng)

@@ -218,6 +218,12 @@ class Sequential(Module):
     """
 
     def __init__(self, *modules: Module) -> None:
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(
+                    f"{type(self).__name__} takes modules (layers), but argument {i} is "
+                    f"{type(module).__name__} {module!r}"
+                )
         super().__init__()
         self.layers = list(modules)
 

@@ -69,6 +69,8 @@ def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"an axis is an int (or a tuple of ints), got {axis!r}")
         if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of range for a tensor of {ndim} dimensions")
     return tuple([int(a) % ndim for a in axes])
@@ -785,9 +787,17 @@ def reshape(x: Operand, *shape: int | tuple[int, ...]) -> Tensor:
 
 
 def transpose(x: Operand, axes: Sequence[int] | None = None) -> Tensor:
-    """The axes permuted (reversed when ``axes`` is None), as ``np.transpose``."""
+    """The axes permuted (reversed when ``axes`` is None), as ``np.transpose``: ``axes`` is
+    an order of all of them (negative ones counting from the end)."""
     x = _lift(x)
-    return _run(Transpose(None if axes is None else tuple([int(a) % x.ndim for a in axes])), x)
+    if axes is None:
+        return _run(Transpose(None), x)
+    order = _axes(tuple(axes), x.ndim)
+    if sorted(order) != list(range(x.ndim)):
+        raise ValueError(
+            f"transpose needs an order of all {x.ndim} axes, each once, got {tuple(axes)}"
+        )
+    return _run(Transpose(order), x)
 
 
 def flatten(x: Operand, start_dim: int = 0, end_dim: int = -1) -> Tensor:

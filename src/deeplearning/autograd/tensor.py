@@ -340,7 +340,11 @@ class Tensor:
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         return ops.reshape(self, *shape)
 
-    def transpose(self, *axes: int) -> Tensor:
+    def transpose(self, *axes: Any) -> Tensor:
+        """The axes permuted: ``t.transpose(1, 0)`` or ``t.transpose((1, 0))``, as NumPy;
+        reversed without arguments."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
         return ops.transpose(self, axes or None)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
