@@ -236,5 +236,9 @@ def test_unshuffled_batches_are_views() -> None:
 def test_minibatch_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
         next(minibatches(np.zeros((3, 1)), np.zeros(2), 2))
-    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="minibatches: batch_size must be a positive int, got 0"):
         next(minibatches(np.zeros((3, 1)), np.zeros(3), 0))
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got '2'"):
+        next(minibatches(np.zeros((3, 1)), np.zeros(3), "2"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"rng must be a seed .* got str 'x'"):
+        next(minibatches(np.zeros((3, 1)), np.zeros(3), 2, rng="x"))  # type: ignore[arg-type]

@@ -35,14 +35,19 @@ def as_generator(rng: RNG) -> np.random.Generator:
     if rng is None:  # the legacy global state, on purpose: it is what np.random.seed sets
         seed = np.random.randint(0, 2**32, size=4, dtype=np.uint32)  # noqa: NPY002
         return np.random.default_rng(seed)
-    if isinstance(rng, bool) or not isinstance(
-        rng, (int, np.integer, np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)
-    ):
+    check_rng(rng)
+    return np.random.default_rng(rng)
+
+
+def check_rng(rng: object) -> None:
+    """Refuse (TypeError) what `numpy.random.default_rng` would take for no seed: a seed is an
+    int (not a bool), a Generator, BitGenerator or SeedSequence, or None."""
+    seeds = (int, np.integer, np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, seeds)):
         raise TypeError(
             f"rng must be a seed (an int >= 0), a numpy.random.Generator or None, got "
             f"{type(rng).__name__} {rng!r}; pass e.g. rng=0 or rng=np.random.default_rng(0)"
         )
-    return np.random.default_rng(rng)
 
 
 def float_dtype(dtype: DTypeLike, who: str) -> np.dtype[Any]:

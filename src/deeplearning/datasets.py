@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import atomic
-from ._types import RNG, Array, PathLike
+from ._types import RNG, Array, PathLike, check_positive_int, check_rng
 from .atomic import atomic_write
 from .idx import read_idx
 
@@ -499,8 +499,8 @@ def minibatches(
     """
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} samples but y has {len(y)}; they must match")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_positive_int("batch_size", batch_size, "minibatches")
+    check_rng(rng)
     n = len(x)
     if not shuffle:
         for start in range(0, n, batch_size):
