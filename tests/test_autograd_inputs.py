@@ -11,6 +11,7 @@ import pytest
 
 from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
+from deeplearning.convolution import fold_windows, im2col, sliding_windows
 
 x23 = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
 
@@ -100,3 +101,27 @@ def test_edge_inputs_that_are_fine() -> None:
     np.testing.assert_array_equal(x23[1, np.array([2, 0])].data, [5.0, 3.0])
     smallest = F.min(x23, axis=1)
     assert smallest.creator is not None and smallest.creator.label() == "Min"
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "message"),
+    [
+        ((400_000, 1), (-1, 1), (0, 0), "stride must be an int or a pair of ints, each at least 1"),
+        ((3, 3), (0, 0), (0, 0), "stride must be an int or a pair of ints, each at least 1"),
+        ((0, 2), (1, 1), (0, 0), "kernel_size must be an int or a pair of ints, each at least 1"),
+        ((2, 2), (1, 1), (-1, 0), "padding must be an int or a pair of ints, each at least 0"),
+    ],
+)
+def test_the_window_kernels_refuse_windows_that_would_reach_outside_the_array(
+    kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], message: str
+) -> None:
+    """The strided views are built from these numbers: a negative stride read memory outside
+    the array (and a huge kernel with it crashed the interpreter)."""
+    images = np.ones((1, 1, 5, 5))
+    for kernel_function in (sliding_windows, im2col):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            kernel_function(images, kernel, stride, padding)
+    with pytest.raises(ValueError, match=re.escape("expected images of shape (N, C, H, W)")):
+        sliding_windows(np.ones((1, 5, 5)), (2, 2), (1, 1), (0, 0))
+    with pytest.raises(ValueError, match="do not tile an image of size"):
+        fold_windows(np.ones((1, 1, 3, 3, 2, 2)), (5, 5), (1, 1), (0, 0))

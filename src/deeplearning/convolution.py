@@ -81,7 +81,12 @@ def check_images(shape: tuple[int, ...], channels: int, who: str) -> None:
 
 
 def output_size(size: tuple[int, int], kernel: Pair, stride: Pair, padding: Pair) -> Pair:
-    """(OH, OW) for an input of ``size`` (H, W); an error if the window does not fit."""
+    """(OH, OW) for an input of ``size`` (H, W); an error if the window does not fit, or if
+    the window's size or stride is not positive or its padding negative (`as_pair`): the
+    kernels below build strided views on these numbers, which must never reach outside the
+    array."""
+    kernel, stride = as_pair(kernel, "kernel_size", 1), as_pair(stride, "stride", 1)
+    padding = as_pair(padding, "padding", 0)
     out = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(size, kernel, stride, padding))
     if min(out) < 1:
         raise ValueError(
@@ -97,6 +102,8 @@ def sliding_windows(
 ) -> Array:
     """Every window of ``x`` (N, C, H, W): a read-only view (N, C, OH, OW, kh, kw) of ``x``
     padded with ``fill`` (a copy only when there is padding)."""
+    if x.ndim != 4:
+        raise ValueError(f"sliding_windows expected images of shape (N, C, H, W) but got {x.shape}")
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = output_size((h, w), kernel, stride, padding)
@@ -120,6 +127,11 @@ def fold_windows(windows: Array, size: tuple[int, int], stride: Pair, padding: P
     W)), the layout `im2col`'s products give, so that the additions run over long rows.
     """
     n, c, oh, ow, kh, kw = windows.shape
+    if (oh, ow) != output_size(size, (kh, kw), stride, padding):
+        raise ValueError(
+            f"fold_windows got windows {windows.shape} that do not tile an image of size {size} "
+            f"with stride {stride} and padding {padding}"
+        )
     (h, w), (sh, sw), (ph, pw) = size, stride, padding
     out: Array = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=windows.dtype)
     out = out.transpose(1, 0, 2, 3)
