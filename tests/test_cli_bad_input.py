@@ -547,3 +547,19 @@ def test_the_divergence_rule_leaves_other_losses_alone() -> None:
     loss, _ = train_epoch(model, MSELoss(), SGD(model.parameters(), lr=1e-6), x, y,
                           batch_size=32, rng=None)  # fmt: skip
     assert np.isfinite(loss)  # not stopped: the 100x rule is the default cross-entropy's
+
+
+def test_a_long_run_checks_a_bounded_sample_of_its_save_names(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every epoch's name was built and checked: 3,000,000 epochs took minutes and a gigabyte
+    before training, 10**15 ran out of memory."""
+    from deeplearning.cli import SAVE_NAMES_CHECKED, _epochs_checked
+
+    assert list(_epochs_checked(3)) == [1, 2, 3]
+    assert len(_epochs_checked(SAVE_NAMES_CHECKED)) == SAVE_NAMES_CHECKED
+    assert _epochs_checked(3_000_000) == [1, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 99_999,
+                                          100_000, 999_999, 1_000_000, 3_000_000]  # fmt: skip
+    argv = ["train", "--data-dir", str(data_dir), "--epochs", str(10**15), "--save"]
+    line = usage_error([*argv, "ck_{epoch:/>3}.npz"], capsys)  # '/' once the number is short
+    assert "does not give every epoch a plain file name in one folder" in line

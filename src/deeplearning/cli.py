@@ -64,6 +64,9 @@ OUT_OF_MEMORY = {
     "bench": "use fewer --samples",
 }
 """What to do when a command runs out of memory, by command."""
+SAVE_NAMES_CHECKED = 10_000
+"""Up to this many epochs, every epoch's ``--save`` name is checked before training
+(`_epochs_checked`)."""
 MAX_THREADS = 256
 """The most threads ``--threads`` takes (OpenBLAS uses at most 64 on common builds)."""
 
@@ -482,7 +485,7 @@ def _save_paths(pattern: str, epochs: int) -> list[str]:
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(pattern)}
         if fields <= {"epoch", None}:
-            names = [pattern.format(epoch=epoch) for epoch in range(1, epochs + 1)]
+            names = [pattern.format(epoch=epoch) for epoch in _epochs_checked(epochs)]
     except ValueError as error:
         raise UsageError(
             f"argument --save: {pattern!r} is not a file name pattern ({error}): {{epoch}} "
@@ -502,6 +505,20 @@ def _save_paths(pattern: str, epochs: int) -> list[str]:
             "folder: write {epoch} (or {epoch:03d}) for the epoch's number"
         )
     return names
+
+
+def _epochs_checked(epochs: int) -> Sequence[int]:
+    """The epochs whose ``--save`` names are checked before training: all of them, up to
+    `SAVE_NAMES_CHECKED`; beyond, so that a long run is not held up (or out of memory) by
+    its checks, the first, the last, and those where the number gains a digit, where a format
+    such as ``{epoch:_>4}`` could change a name's shape."""
+    if epochs <= SAVE_NAMES_CHECKED:
+        return range(1, epochs + 1)
+    picks, power = {1, epochs}, 10
+    while power <= epochs:
+        picks.update((power - 1, power))
+        power *= 10
+    return sorted(picks)
 
 
 def _claim(targets: dict[Path, str], path: Path, option: str) -> None:
