@@ -69,6 +69,16 @@ BAD_CALLS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      "LeNet5: num_classes must be a positive int, got 0"),
     ("LeNet5 for fractional images", lambda: nn.LeNet5(image_size=28.5), ValueError,
      "LeNet5: image_size must be a positive int, got 28.5"),
+    ("None as a constant", lambda: x23 + None, TypeError,
+     "a Tensor holds real numbers, but got dtype object"),
+    ("a word as a constant", lambda: x23 ** "a", TypeError,
+     "a Tensor holds real numbers, but got dtype <U1"),
+    ("a complex constant", lambda: x23 * 1j, TypeError,
+     "a Tensor holds real numbers, but got dtype complex128"),
+    ("words without a tensor", lambda: F.mul("ab", 3), TypeError,
+     "a Tensor holds real numbers, but got dtype <U2"),
+    ("a ragged list", lambda: Tensor([[1, 2], [3]]), TypeError,
+     "a Tensor holds a rectangular array of numbers"),
     ("nll of labels out of range", lambda: F.nll_loss(F.log_softmax(x23), [0, 3]), ValueError,
      "class labels must lie in [0, 3) for 3 classes but got [3]"),
 ]  # fmt: skip
@@ -92,6 +102,11 @@ def test_transpose_takes_numpys_spellings_and_differentiates_back() -> None:
     assert x.grad is not None
     np.testing.assert_array_equal(x.grad, np.arange(24.0).reshape(4, 2, 3).transpose(1, 2, 0))
     np.testing.assert_array_equal(x.transpose().data, x.data.T)  # reversed, as NumPy
+
+
+def test_lists_without_a_tensor_are_arrays_not_python_lists() -> None:
+    np.testing.assert_array_equal(F.add([1], [2, 3]), [3.0, 4.0])  # not [1, 2, 3]
+    np.testing.assert_array_equal(F.relu([1, -2]), [1.0, 0.0])
 
 
 def test_edge_inputs_that_are_fine() -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import functional as kernels
 from .._types import Array
-from .tensor import Function, Grad, Operand, Tensor, as_array
+from .tensor import Function, Grad, Operand, Tensor, as_array, real_numbers
 
 Axis = Union[int, tuple[int, ...], None]
 """An axis, a tuple of axes, or None for all of them (as NumPy's reductions take)."""
@@ -34,7 +34,7 @@ def _operand(value: Operand, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if like is not None and not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
-        return Tensor._made_by(np.asarray(value, dtype=like.dtype), None)
+        return Tensor._made_by(real_numbers(value).astype(like.dtype), None)
     return Tensor._made_by(as_array(value), None)
 
 
@@ -54,7 +54,10 @@ def _run(function: Function, *args: Any) -> Tensor:
             if len(args) == 2:
                 return function(*_pair(*args))
             return function(*[_operand(a, like) for a in args])
-    return function.forward(*args)  # type: ignore[return-value]
+    arrays = [
+        a if isinstance(a, (np.ndarray, np.generic, float, int)) else as_array(a) for a in args
+    ]
+    return function.forward(*arrays)  # type: ignore[return-value]
 
 
 def _lift(x: Operand) -> Tensor:

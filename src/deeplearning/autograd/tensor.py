@@ -72,15 +72,26 @@ def as_array(data: ArrayLike) -> Array:
     float64); Python numbers, lists, integers and booleans become float32, as in the layers."""
     if isinstance(data, Tensor):
         raise TypeError("expected an array, got a Tensor: use tensor.data or tensor.detach()")
-    array = np.asarray(data)
+    array = real_numbers(data)
     if array.dtype.kind == "f" and isinstance(data, (np.ndarray, np.generic)):
         return array
-    if array.dtype.kind in "fbiu":
-        return array.astype(np.float32)
-    raise TypeError(
-        f"a Tensor holds real numbers, but got dtype {array.dtype}. Convert the data first, "
-        "e.g. np.asarray(data, dtype=np.float32)."
-    )
+    return array.astype(np.float32)
+
+
+def real_numbers(data: ArrayLike) -> Array:
+    """``data`` as an ndarray of real numbers (floats, integers or booleans), as it is; a
+    TypeError for anything else: strings, None and other objects, complex numbers (whose
+    imaginary part a cast would drop), or ragged lists."""
+    try:
+        array = np.asarray(data)
+    except ValueError as error:  # ragged nested lists
+        raise TypeError(f"a Tensor holds a rectangular array of numbers: {error}") from None
+    if array.dtype.kind not in "fbiu":
+        raise TypeError(
+            f"a Tensor holds real numbers, but got dtype {array.dtype}. Convert the data first, "
+            "e.g. np.asarray(data, dtype=np.float32)."
+        )
+    return array
 
 
 Operand = Union["Tensor", ArrayLike]
