@@ -79,6 +79,18 @@ BAD_CALLS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      "a Tensor holds real numbers, but got dtype <U2"),
     ("a ragged list", lambda: Tensor([[1, 2], [3]]), TypeError,
      "a Tensor holds a rectangular array of numbers"),
+    ("a leaky slope that is a word", lambda: F.leaky_relu(x23, "a"), TypeError,
+     "leaky_relu: negative_slope must be a number, got str 'a'; pass e.g. negative_slope=0.01"),
+    ("a leaky slope of NaN", lambda: nn.LeakyReLU(float("nan")), ValueError,
+     "LeakyReLU: negative_slope must be finite, got nan"),
+    ("clip between crossed bounds", lambda: F.clip(x23, 3, 1), ValueError,
+     "clip: min (3) must not exceed max (1)"),
+    ("clip to NaN", lambda: F.clip(x23, max=float("nan")), ValueError,
+     "clip: max must not be NaN"),
+    ("clip to a word", lambda: F.clip(x23, "a"), TypeError, "clip: min must be a number or None"),
+    ("negative probabilities", lambda: F.cross_entropy(x23, [[1, 0, 0], [-1, 2, 0]]),
+     ValueError, "cross_entropy: class probabilities must be finite numbers >= 0, got values "
+     "from -1.0 to 2.0"),
     ("nll of labels out of range", lambda: F.nll_loss(F.log_softmax(x23), [0, 3]), ValueError,
      "class labels must lie in [0, 3) for 3 classes but got [3]"),
 ]  # fmt: skip

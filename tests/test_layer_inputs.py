@@ -382,6 +382,12 @@ BAD_CONSTRUCTIONS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      "train_step: lr must be a finite number >= 0, got nan; pass e.g. lr=0.01"),
     ("a plain SGD step backwards", lambda: TwoLayerMLP(4, 3, 2, rng=0).train_step(
         np.ones((2, 4)), [0, 1], lr=-0.1), ValueError, "train_step: lr must be a finite number"),
+    ("a leaky slope of nothing", lambda: LeakyReLU(None), TypeError,  # type: ignore[arg-type]
+     "LeakyReLU: negative_slope must be a number, got NoneType None"),
+    ("probabilities with a NaN", lambda: CrossEntropyLoss()(np.zeros((2, 2)),
+                                                            np.array([[np.nan, 1], [0, 1]])),
+     ValueError, "CrossEntropyLoss: class probabilities must be finite numbers >= 0, got "
+     "values from 0.0 to 1.0 and NaN"),
     ("an epoch of nothing", lambda: train_epoch(
         TwoLayerMLP(4, 3, 2, rng=0), CrossEntropyLoss(),
         SGD(TwoLayerMLP(4, 3, 2, rng=0).parameters(), lr=0.1), np.ones((0, 4)), np.ones(0)),

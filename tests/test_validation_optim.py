@@ -280,6 +280,12 @@ SCHEDULE_CASES: list[Case] = [
      r"^LinearLR: end_factor must be a finite number in \[0, 1\], got -0.1"),
     ("LinearLR end_factor=nan", lambda: LinearLR(0.1, end_factor=NAN), ValueError,
      r"end_factor must be a finite number in \[0, 1\], got nan"),
+    ("StepLR before its first step", lambda: StepLR(0.1, 10)(-5), ValueError,
+     r"^StepLR: the step must be an int >= 0, got -5$"),
+    ("CosineAnnealingLR at a fractional step", lambda: CosineAnnealingLR(0.1, 10)(2.5),
+     TypeError, r"^CosineAnnealingLR: the step must be an int >= 0, got float 2.5$"),
+    ("ExponentialLR at no step", lambda: ExponentialLR(0.1, 0.9)(None), TypeError,
+     r"^ExponentialLR: the step must be an int >= 0, got NoneType None$"),
     ("SequentialLR schedules as a string",
      lambda: SequentialLR("cosine", milestones=[5]), TypeError,  # type: ignore[arg-type]
      r"^SequentialLR: schedules must be a list of schedules, got str; pass e.g. "

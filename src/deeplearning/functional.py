@@ -4,6 +4,7 @@ Leaky ReLU's slope, dropout masks and BatchNorm's running statistics."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -65,6 +66,18 @@ def leaky_relu_slope(x: Array, negative_slope: float) -> Array:
     """Leaky ReLU's derivative ``1 if x > 0 else negative_slope``, in ``x``'s dtype;
     ``leaky_relu(x) = x * slope``."""
     return np.where(x > 0, 1, negative_slope).astype(x.dtype)
+
+
+def check_negative_slope(negative_slope: float, who: str) -> None:
+    """Refuse a Leaky ReLU slope that is not a finite real number (TypeError or ValueError)."""
+    given: object = negative_slope  # what came, whatever it is
+    if isinstance(given, bool) or not isinstance(given, numbers.Real):
+        raise TypeError(
+            f"{who}: negative_slope must be a number, got {type(given).__name__} {given!r}; "
+            "pass e.g. negative_slope=0.01"
+        )
+    if not math.isfinite(negative_slope):
+        raise ValueError(f"{who}: negative_slope must be finite, got {negative_slope}")
 
 
 def check_dropout_probability(p: float) -> None:

@@ -134,15 +134,17 @@ class CrossEntropyLoss(_Loss):
 def check_targets(who: str, logits: Array, target: ArrayLike) -> Array:
     """Check classification targets against logits (N, C) and return them as an array.
 
-    Either integer class labels (N,) in [0, C), or class probabilities (N, C) of real
-    numbers, converted to the logits' dtype. Shared by `CrossEntropyLoss` and the engine's
+    Either integer class labels (N,) in [0, C), or class probabilities (N, C): finite real
+    numbers >= 0, converted to the logits' dtype (rows need not sum to 1; see
+    `CrossEntropyLoss` for the gradient then). Shared by `CrossEntropyLoss` and the engine's
     ``cross_entropy``.
 
     Raises
     ------
     ValueError
         If the shapes do not fit, the batch is empty (N = 0: the mean loss would be 0 / 0),
-        there are no classes (C = 0), or a label is out of range.
+        there are no classes (C = 0), a label is out of range, or a probability is negative,
+        NaN or infinite.
     TypeError
         If labels are not integers, or probabilities are not real numbers.
     """
@@ -166,7 +168,14 @@ def check_targets(who: str, logits: Array, target: ArrayLike) -> Array:
         check_class_labels(targets, num_classes)
         return targets
     if targets.shape == logits.shape:
-        return as_real_array(targets, f"{who} (class probabilities)", logits.dtype)
+        probabilities = as_real_array(targets, f"{who} (class probabilities)", logits.dtype)
+        if not np.all(np.isfinite(probabilities)) or probabilities.min() < 0:
+            raise ValueError(
+                f"{who}: class probabilities must be finite numbers >= 0, got values from "
+                f"{np.nanmin(probabilities)} to {np.nanmax(probabilities)}"
+                f"{' and NaN' if np.isnan(probabilities).any() else ''}"
+            )
+        return probabilities
     raise ValueError(
         f"{who} expected targets of shape ({n},) (class labels) or {logits.shape} (class "
         f"probabilities) but got {targets.shape}."

@@ -41,7 +41,7 @@ from ._types import (
     check_positive_int,
     float_dtype,
 )
-from .functional import leaky_relu_slope, log_softmax, sigmoid, softmax
+from .functional import check_negative_slope, leaky_relu_slope, log_softmax, sigmoid, softmax
 from .losses import CrossEntropyLoss
 from .module import Module, Parameter
 
@@ -264,6 +264,7 @@ class LeakyReLU(Elementwise):
     """``y = x`` for x > 0 and ``negative_slope * x`` otherwise; ``dL/dx = dout * slope(x)``."""
 
     def __init__(self, negative_slope: float = 0.01) -> None:
+        check_negative_slope(negative_slope, "LeakyReLU")
         super().__init__()
         self.negative_slope = negative_slope
 

@@ -28,6 +28,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Protocol
 
+import numpy as np
+
 from .optim import Optimizer, check_count, check_number
 
 
@@ -35,6 +37,16 @@ class Schedule(Protocol):
     """Anything that maps a step number ``t >= 0`` to a learning rate."""
 
     def __call__(self, t: int) -> float: ...
+
+
+def check_step(t: int, where: str) -> None:
+    """Refuse a step number that is not an int >= 0 (a schedule is defined from step 0 on:
+    StepLR at step -5 would give 10 times its base rate)."""
+    given: object = t  # what came, whatever it is
+    if isinstance(given, bool) or not isinstance(given, (int, np.integer)):
+        raise TypeError(f"{where}: the step must be an int >= 0, got {type(given).__name__} {t!r}")
+    if t < 0:
+        raise ValueError(f"{where}: the step must be an int >= 0, got {t}")
 
 
 def _check_base_lr(base_lr: float, where: str) -> None:
@@ -61,6 +73,7 @@ class ConstantLR:
         self.base_lr, self.factor, self.total_iters = base_lr, factor, total_iters
 
     def __call__(self, t: int) -> float:
+        check_step(t, type(self).__name__)
         return self.base_lr * (self.factor if t < self.total_iters else 1.0)
 
 
@@ -84,6 +97,7 @@ class StepLR:
         self.base_lr, self.step_size, self.gamma = base_lr, step_size, gamma
 
     def __call__(self, t: int) -> float:
+        check_step(t, type(self).__name__)
         return self.base_lr * self.gamma ** (t // self.step_size)
 
 
@@ -104,6 +118,7 @@ class ExponentialLR:
         self.base_lr, self.gamma = base_lr, gamma
 
     def __call__(self, t: int) -> float:
+        check_step(t, type(self).__name__)
         return self.base_lr * self.gamma**t
 
 
@@ -132,6 +147,7 @@ class CosineAnnealingLR:
         self.base_lr, self.T_max, self.eta_min = base_lr, T_max, eta_min
 
     def __call__(self, t: int) -> float:
+        check_step(t, type(self).__name__)
         cosine = (1 + math.cos(math.pi * t / self.T_max)) / 2
         return self.eta_min + (self.base_lr - self.eta_min) * cosine
 
@@ -171,6 +187,7 @@ class LinearLR:
         self.start_factor, self.end_factor = start_factor, end_factor
 
     def __call__(self, t: int) -> float:
+        check_step(t, type(self).__name__)
         progress = min(t, self.total_iters) / self.total_iters
         return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
 
@@ -230,6 +247,7 @@ class SequentialLR:
         self.schedules, self.milestones = list(schedules), list(milestones)
 
     def __call__(self, t: int) -> float:
+        check_step(t, type(self).__name__)
         i = bisect.bisect_right(self.milestones, t)
         start = self.milestones[i - 1] if i > 0 else 0
         return self.schedules[i](t - start)

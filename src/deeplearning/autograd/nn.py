@@ -19,6 +19,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from .. import functional as kernels
 from .._types import RNG, as_generator
 from ..conv_layers import Conv2dBase, Pool2dBase
 from ..lenet import LeNet5Base
@@ -119,6 +120,7 @@ class LeakyReLU(Module):
     """``x`` for x > 0, ``negative_slope * x`` otherwise."""
 
     def __init__(self, negative_slope: float = 0.01) -> None:
+        kernels.check_negative_slope(negative_slope, "LeakyReLU")
         super().__init__()
         self.negative_slope = negative_slope
 

@@ -13,6 +13,7 @@ differentiated again).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -740,6 +741,7 @@ def relu(x: Operand) -> Tensor:
 
 def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Tensor:
     """``x`` for x > 0, ``negative_slope * x`` otherwise."""
+    kernels.check_negative_slope(negative_slope, "leaky_relu")
     return _run(LeakyReLU(negative_slope), x)
 
 
@@ -747,6 +749,16 @@ def clip(x: Operand, min: float | None = None, max: float | None = None) -> Tens
     """``x`` limited to [min, max] (either may be None)."""
     if min is None and max is None:
         raise ValueError("clip needs min or max (or both)")
+    bounds: tuple[tuple[str, object], ...] = (("min", min), ("max", max))  # whatever came
+    for name, bound in bounds:
+        if bound is None:
+            continue
+        if isinstance(bound, bool) or not isinstance(bound, numbers.Real):
+            raise TypeError(f"clip: {name} must be a number or None, got {bound!r}")
+        if math.isnan(bound):
+            raise ValueError(f"clip: {name} must not be NaN")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
     return _run(Clip(min, max), x)
 
 
