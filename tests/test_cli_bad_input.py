@@ -427,7 +427,8 @@ def test_an_output_and_the_checkpoint_resumed_cannot_be_one_file(
     assert main(["train", "--data-dir", str(data_dir), "--quiet", "--epochs", "1",
                  "--save", str(save)]) == 0  # fmt: skip
     good = save.read_bytes()
-    argv = ["train", "--data-dir", str(data_dir), "--resume", str(save), "--json", str(save)]
+    argv = ["train", "--data-dir", str(data_dir), "--resume", str(save), "--epochs", "2",
+            "--json", str(save)]  # fmt: skip
     assert "is also the --resume file" in usage_error(argv, capsys)
     assert save.read_bytes() == good
 
@@ -460,6 +461,10 @@ def test_a_resumed_run_refuses_to_change_what_its_checkpoint_holds(
         (["--dataset", "kmnist"], "--dataset 'kmnist' differs from the checkpoint's 'mnist'"),
     ]:  # fmt: skip
         assert message in usage_error(resume + options, capsys), options
+    finished = [*resume[:-1], "1"]  # --epochs 1: the checkpoint's only epoch, done already
+    assert "already holds epoch 1 of a 1-epoch run: give --epochs above 1 to train on" in (
+        usage_error(finished, capsys)
+    )
     monkeypatch.setattr(cli, "load_mnist", real_load)
     argv = [
         *resume,

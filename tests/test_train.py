@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -130,3 +132,40 @@ def test_a_training_run_raises_no_floating_point_warnings() -> None:
                              (mlp, AdamW(mlp.parameters(), lr=0.01))):  # fmt: skip
         history = list(fit(model, data, optimizer, epochs=10, batch_size=32, rng=0))
         assert history[-1].train_loss < 0.1 and history[-1].test_acc > 0.95
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"epochs": 0}, ValueError, "fit: epochs must be a positive int, got 0"),
+        ({"epochs": True}, ValueError, "fit: epochs must be a positive int, got True"),
+        ({"epochs": 2, "start_epoch": 0}, ValueError, "fit: start_epoch must be a positive int"),
+        ({"epochs": 2, "batch_size": 0}, ValueError, "fit: batch_size must be a positive int"),
+        ({"epochs": 2, "threads": 0}, ValueError, "fit: threads must be a positive int, got 0"),
+        (
+            {"epochs": 2, "clip_grad": -1.0},
+            ValueError,
+            "fit: clip_grad must be a finite number > 0",
+        ),
+        ({"epochs": 2, "rng": "a"}, TypeError, "rng must be a seed"),
+    ],
+)
+def test_fit_checks_its_arguments_before_the_first_epoch(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    model = TwoLayerMLP(4, 3, 2, rng=0)
+    before = model.fc1.W.data.copy()
+    data = Dataset(np.ones((8, 4)), np.zeros(8, dtype=int), np.ones((2, 4)), np.zeros(2, dtype=int))
+    with pytest.raises(error, match=re.escape(message)):
+        next(fit(model, data, SGD(model.parameters(), lr=0.1), **options))
+    np.testing.assert_array_equal(model.fc1.W.data, before)  # nothing trained
+
+
+def test_fit_refuses_data_it_could_not_test_on_before_training() -> None:
+    model = TwoLayerMLP(4, 3, 2, rng=0)
+    empty_test = Dataset(np.ones((8, 4)), np.zeros(8, dtype=int), np.ones((0, 4)), np.zeros(0))
+    with pytest.raises(ValueError, match="fit needs test samples with one label each, got 0"):
+        next(fit(model, empty_test, SGD(model.parameters(), lr=0.1), epochs=1))
+    short = Dataset(np.ones((8, 4)), np.zeros(7, dtype=int), np.ones((2, 4)), np.zeros(2))
+    with pytest.raises(ValueError, match="train samples with one label each, got 8 samples and 7"):
+        next(fit(model, short, SGD(model.parameters(), lr=0.1), epochs=1))

@@ -323,6 +323,11 @@ def _train(args: argparse.Namespace) -> int:
         recipe = Recipe.from_dict({**header["recipe"], **given}) if args.resume else Recipe(**given)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if args.resume and recipe.epochs <= header["epoch"]:
+        raise UsageError(
+            f"{args.resume} already holds epoch {header['epoch']} of a {recipe.epochs}-epoch run: "
+            f"give --epochs above {header['epoch']} to train on"
+        )
     _check_outputs(args, recipe.epochs)
     data = load_mnist(recipe.dataset, args.data_dir, flatten=not recipe.images)
     say(f"{recipe.dataset}: {len(data.x_train):,} training and {len(data.x_test):,} test images")

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from ._types import RNG, Array
+from ._types import RNG, Array, check_positive_int, check_rng
 from .datasets import Dataset, minibatches
 from .metrics import evaluate
 from .module import Module
-from .optim import Optimizer, clip_grad_norm
+from .optim import Optimizer, check_number, clip_grad_norm
 from .schedules import LRScheduler
 
 DEFAULT_BLAS_THREADS = 1
@@ -217,7 +217,14 @@ def fit(
         The first epoch's number, when resuming.
     threads : int or None
         BLAS threads during each epoch (see `DEFAULT_BLAS_THREADS`); None leaves BLAS alone.
+
+    Raises
+    ------
+    ValueError or TypeError
+        Before the first epoch, for an argument out of its range or of the wrong type, or
+        data without training or test samples, or with test labels of another length.
     """
+    _check_fit(data, epochs, start_epoch, batch_size, clip_grad, threads, rng)
     generator = np.random.default_rng(rng)
     for epoch in range(start_epoch, epochs + 1):
         with blas_threads(threads):
@@ -232,6 +239,34 @@ def fit(
         yield EpochStats(
             epoch, train_loss, train_acc, test_acc, seconds, len(data.x_train) / seconds
         )
+
+
+def _check_fit(
+    data: Dataset,
+    epochs: int,
+    start_epoch: int,
+    batch_size: int,
+    clip_grad: float | None,
+    threads: int | None,
+    rng: RNG,
+) -> None:
+    """`fit`'s arguments, checked before any work (each epoch would otherwise find its own
+    fault only when it came to it: empty test data after a whole epoch of training)."""
+    for name, value in (("epochs", epochs), ("start_epoch", start_epoch),
+                        ("batch_size", batch_size)):  # fmt: skip
+        check_positive_int(name, value, "fit")
+    if threads is not None:
+        check_positive_int("threads", threads, "fit")
+    if clip_grad is not None:
+        check_number(clip_grad, "clip_grad", "fit", low=0, low_open=True, example="clip_grad=1.0")
+    check_rng(rng)
+    for part in ("train", "test"):
+        x, y = getattr(data, f"x_{part}"), getattr(data, f"y_{part}")
+        if len(x) == 0 or len(x) != len(y):
+            raise ValueError(
+                f"fit needs {part} samples with one label each, got {len(x)} samples and "
+                f"{len(y)} labels"
+            )
 
 
 def _progress_bar(total: int, epoch: int) -> Any:
