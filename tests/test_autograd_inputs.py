@@ -91,6 +91,17 @@ BAD_CALLS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("negative probabilities", lambda: F.cross_entropy(x23, [[1, 0, 0], [-1, 2, 0]]),
      ValueError, "cross_entropy: class probabilities must be finite numbers >= 0, got values "
      "from -1.0 to 2.0"),
+    ("a switch that is a word", lambda: Tensor(np.ones(2), requires_grad="no"), TypeError,
+     "Tensor: requires_grad must be True or False, got str 'no'"),
+    ("a switch of a leaf that is a word", lambda: Tensor(np.ones(2)).requires_grad_("no"),
+     TypeError, "requires_grad_: requires_grad must be True or False, got str 'no'"),
+    ("training mode as a word", lambda: nn.Linear(2, 2).train("no"), TypeError,
+     "Linear.train: mode must be True or False, got str 'no'"),
+    ("dropout in training as a word", lambda: F.dropout(x23, 0.5, training="no"), TypeError,
+     "dropout: training must be True or False"),
+    ("batch norm in training as a word",
+     lambda: F.batch_norm(x23, None, None, training="no"), TypeError,
+     "batch_norm: training must be True or False"),
     ("nll of labels out of range", lambda: F.nll_loss(F.log_softmax(x23), [0, 3]), ValueError,
      "class labels must lie in [0, 3) for 3 classes but got [3]"),
 ]  # fmt: skip

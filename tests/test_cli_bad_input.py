@@ -506,6 +506,13 @@ def test_evaluate_refuses_a_model_that_does_not_fit_the_data_set(
         f"error: {five}: its MLP gives 5 class scores but mnist has 10 classes; evaluate a model "
         "on the data set it was trained on\n"
     )
+    unknown = tmp_path / "unknown.npz"
+    save_checkpoint(unknown, MLP([784, 8, 10], rng=0), dataset=["mnist"])
+    assert main(["evaluate", str(unknown), "--data-dir", str(data_dir)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {unknown} names the data set ['mnist'], which this library does not know; it "
+        "knows fashion-mnist, kmnist, mnist\n"
+    )
     small = tmp_path / "small.npz"
     save_checkpoint(small, TwoLayerMLP(20, 8, 10, rng=0))
     assert main(["evaluate", str(small), "--data-dir", str(data_dir)]) == 1

@@ -55,3 +55,12 @@ def test_a_confusion_matrix_refuses_labels_it_cannot_count(
 def test_predict_refuses_a_batch_size_that_is_not_a_positive_int(batch_size: object) -> None:
     with pytest.raises(ValueError, match="predict: batch_size must be a positive int"):
         predict(TwoLayerMLP(6, 4, 3, rng=0), np.ones((2, 6)), batch_size)  # type: ignore[arg-type]
+
+
+def test_evaluate_needs_integer_labels_and_predict_a_batch() -> None:
+    model, x = TwoLayerMLP(6, 4, 3, rng=0), np.ones((2, 6))
+    for labels in (["0", "1"], [0.0, 1.0], [np.nan, 1.0]):
+        with pytest.raises(TypeError, match="evaluate needs integer class labels, got dtype"):
+            evaluate(model, x, labels)  # they were compared and gave an accuracy of 0.0
+    with pytest.raises(ValueError, match="predict needs a batch of samples"):
+        predict(model, 3.0)  # type: ignore[arg-type]

@@ -39,6 +39,16 @@ def as_generator(rng: RNG) -> np.random.Generator:
     return np.random.default_rng(rng)
 
 
+def check_flag(value: Any, name: str, where: str) -> None:
+    """Refuse a switch that is not a bool (``nesterov="yes"``, ``amsgrad=1``, ``train("no")``):
+    a truthy string would silently mean True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{where}: {name} must be True or False, got {type(value).__name__} {value!r}; "
+            f"pass {name}=True or {name}=False"
+        )
+
+
 def check_rng(rng: object) -> None:
     """Refuse (TypeError) what `numpy.random.default_rng` would take for no seed: a seed is an
     int (not a bool), a Generator, BitGenerator or SeedSequence, or None."""

@@ -538,6 +538,11 @@ def _claim(targets: dict[Path, str], path: Path, option: str) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     model, header = load_checkpoint(args.checkpoint)
     name = header.get("dataset", "mnist")
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(
+            f"{args.checkpoint} names the data set {name!r}, which this library does not know; "
+            f"it knows {', '.join(sorted(DATASETS))}"
+        )
     images = header["model"] in IMAGE_MODELS.values()
     data = load_mnist(name, args.data_dir, flatten=not images)
     classes = dataset_info(name).classes

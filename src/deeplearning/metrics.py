@@ -17,6 +17,8 @@ def predict(model: Module, x: ArrayLike, batch_size: int = 1000) -> Array:
     model's mode is restored afterwards."""
     check_positive_int("batch_size", batch_size, "predict")
     x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError(f"predict needs a batch of samples (N, ...), got the single value {x}")
     if len(x) == 0:
         raise ValueError("predict needs at least one sample, got an empty batch")
     was_training = model.training
@@ -33,6 +35,11 @@ def predict(model: Module, x: ArrayLike, batch_size: int = 1000) -> Array:
 def evaluate(model: Module, x: ArrayLike, y: ArrayLike, batch_size: int = 1000) -> float:
     """Accuracy in [0, 1]: the fraction of samples whose predicted label equals ``y``."""
     labels = np.asarray(y)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(
+            f"evaluate needs integer class labels, got dtype {labels.dtype}: convert them, "
+            "e.g. labels.astype(np.int64)"
+        )
     predictions = predict(model, x, batch_size)
     if labels.shape != predictions.shape:
         raise ValueError(

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._types import Array
+from ._types import Array, check_flag
 from .autograd import functional as F
 from .autograd.tensor import Tensor, grad_mode
 
@@ -144,6 +144,7 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Put the module and its sub-modules in training mode (or evaluation mode if False)."""
+        check_flag(mode, "mode", f"{type(self).__name__}.train")
         self.training = mode
         for _, child in self.children():
             child.train(mode)

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from ._types import Array
+from ._types import Array, check_flag
 from .autograd.tensor import Tensor
 from .module import Parameter
 
@@ -107,15 +107,6 @@ def check_count(
     if value < low:
         raise ValueError(
             f"{where}: {name} must be an int >= {low}, got {value}{why}; pass e.g. {example}"
-        )
-
-
-def check_flag(value: Any, name: str, where: str) -> None:
-    """Refuse a switch that is not a bool (``nesterov="yes"``, ``amsgrad=1``)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"{where}: {name} must be True or False, got {type(value).__name__} {value!r}; "
-            f"pass {name}=True or {name}=False"
         )
 
 

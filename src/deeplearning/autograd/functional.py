@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import functional as kernels
-from .._types import Array, as_generator
+from .._types import Array, as_generator, check_flag
 from ..losses import check_targets
 from .convolution import avg_pool2d, conv2d, max_pool2d
 from .ops import (
@@ -160,6 +160,7 @@ def dropout(
     otherwise."""
     x = _operand(x)
     kernels.check_dropout_probability(p)
+    check_flag(training, "training", "dropout")
     if not training or p == 0:
         return x
     generator = as_generator(rng)
@@ -222,6 +223,7 @@ def batch_norm(
     (`check_batch_norm_options`: a TypeError or ValueError otherwise, before any work).
     """
     check_batch_norm_options(eps, momentum, "batch_norm")
+    check_flag(training, "training", "batch_norm")
     x = _operand(x)
     if x.ndim < 2:
         raise ValueError(f"batch_norm expected input of shape (N, C, ...) but got {x.shape}")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._types import Array
+from .._types import Array, check_flag
 
 if TYPE_CHECKING:
     from .ops import Index
@@ -138,6 +138,7 @@ class Tensor:
     def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
         self.data = as_array(data)
         self.grad = None
+        check_flag(requires_grad, "requires_grad", "Tensor")
         self.requires_grad = bool(requires_grad)
         self.creator = None
 
@@ -199,7 +200,8 @@ class Tensor:
                 "requires_grad can only be changed on a leaf tensor; this one was made by "
                 f"{type(self.creator).__name__}. Use .detach() to get a leaf."
             )
-        self.requires_grad = requires_grad
+        check_flag(requires_grad, "requires_grad", "requires_grad_")
+        self.requires_grad = bool(requires_grad)
         return self
 
     def retain_grad(self) -> None:
