@@ -34,7 +34,7 @@ from deeplearning import (
 from deeplearning._types import as_generator
 from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
-from deeplearning.optim import SGD
+from deeplearning.optim import SGD, clip_grad_norm
 from deeplearning.train import train_epoch
 
 ACTIVATIONS = [ReLU, Sigmoid, Tanh, LeakyReLU, Softmax, LogSoftmax]
@@ -388,6 +388,15 @@ BAD_CONSTRUCTIONS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
                                                             np.array([[np.nan, 1], [0, 1]])),
      ValueError, "CrossEntropyLoss: class probabilities must be finite numbers >= 0, got "
      "values from 0.0 to 1.0 and NaN"),
+    ("a state of Python objects", lambda: TwoLayerMLP(4, 3, 2, rng=0).load_state_dict(
+        {"fc1.W": np.full((4, 3), None)}, strict=False), TypeError,
+     "'fc1.W': the state holds object values, not real numbers"),
+    ("a complex state", lambda: TwoLayerMLP(4, 3, 2, rng=0).load_state_dict(
+        {"fc1.b": np.ones(3) * 1j}, strict=False), TypeError,
+     "'fc1.b': the state holds complex128 values, not real numbers"),
+    ("clipping one parameter", lambda: clip_grad_norm(TwoLayerMLP(4, 3, 2, rng=0).fc1.W, 1.0),
+     TypeError, "clip_grad_norm takes an iterable of Parameters (e.g. model.parameters()), got "
+     "a single Parameter: pass [param]"),
     ("an epoch of nothing", lambda: train_epoch(
         TwoLayerMLP(4, 3, 2, rng=0), CrossEntropyLoss(),
         SGD(TwoLayerMLP(4, 3, 2, rng=0).parameters(), lr=0.1), np.ones((0, 4)), np.ones(0)),

@@ -185,7 +185,12 @@ class Module:
                 "saved from, or pass strict=False to load only the names that match."
             )
         values = {name: np.asarray(state[name]) for name in own if name in state}
-        for name, value in values.items():  # check every shape before changing anything
+        for name, value in values.items():  # check every array before changing anything
+            if value.dtype.kind not in "fiub":
+                raise TypeError(
+                    f"{name!r}: the state holds {value.dtype} values, not real numbers: a "
+                    "model's parameters and buffers are floats"
+                )
             if value.shape != own[name].shape:
                 raise ValueError(
                     f"{name!r}: the model has shape {own[name].shape} but the state has "

@@ -557,6 +557,11 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     """
     check_number(max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True,
                  example="max_norm=1.0", why=" (0 would zero every gradient)")  # fmt: skip
+    if isinstance(params, Parameter):
+        raise TypeError(
+            "clip_grad_norm takes an iterable of Parameters (e.g. model.parameters()), got a "
+            "single Parameter: pass [param]"
+        )
     grads = [param.grad for param in params]
     total = float(np.sqrt(sum(float(np.sum(grad.astype(np.float64) ** 2)) for grad in grads)))
     scale = max_norm / (total + 1e-6)
