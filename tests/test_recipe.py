@@ -84,6 +84,10 @@ def test_invalid_recipes() -> None:
         ({"clip_grad": 0.0}, r"clip_grad must be a finite number > 0 \(or None\), got 0.0"),
         ({"clip_grad": float("nan")}, "clip_grad must be a finite number > 0"),
         ({"warmup": 5}, "warm-up must last 0 to 4 epochs, got 5"),
+        ({"warmup": 0.5}, "warmup must be an int of at least 0, got 0.5"),
+        ({"dataset": "cifar"}, r"unknown data set 'cifar'; choose one of \['fashion-mnist'"),
+        ({"momentum": -1.0}, "Recipe: momentum must be a finite number >= 0, got -1.0"),
+        ({"weight_decay": float("nan")}, "Recipe: weight_decay must be a finite number >= 0"),
     ],
 )
 def test_a_recipe_refuses_each_bad_value_when_made(values: dict[str, object], message: str) -> None:
@@ -101,3 +105,21 @@ def test_a_recipe_refuses_what_does_not_fit_the_data_when_building() -> None:
         Recipe(model="lenet5").build_model(rng, (784,))
     with pytest.raises(ValueError, match="a schedule needs at least one step per epoch, got 0"):
         Recipe().build_schedule(0)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"model": 5}, "model must be a string, got int 5"),
+        ({"optimizer": ["sgd"]}, r"optimizer must be a string, got list \['sgd'\]"),
+        ({"batchnorm": "no"}, "Recipe: batchnorm must be True or False, got str 'no'"),
+        ({"model": "784-10", "dropout": "a"}, "dropout must be a number, got str 'a'"),
+        ({"lr": True}, "lr must be a number, got bool True"),
+        ({"clip_grad": "1"}, "clip_grad must be a number, got str '1'"),
+    ],
+)
+def test_a_recipe_refuses_each_value_of_the_wrong_type(
+    values: dict[str, object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        Recipe(**values)  # type: ignore[arg-type]

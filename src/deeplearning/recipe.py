@@ -14,16 +14,19 @@ The command line fills a `Recipe` from its options; a checkpoint stores it, so t
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable
 
 import numpy as np
 
+from ._types import check_flag
 from .autograd import nn
+from .datasets import DATASETS
 from .lenet import LeNet5
 from .mnist_mlp import MLP, TwoLayerMLP
 from .module import Module
-from .optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, check_number
 from .schedules import (
     ConstantLR,
     CosineAnnealingLR,
@@ -109,6 +112,9 @@ class Recipe:
     threads: int = DEFAULT_BLAS_THREADS
 
     def __post_init__(self) -> None:
+        self._check_types()
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown data set {self.dataset!r}; choose one of {sorted(DATASETS)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}"
@@ -130,8 +136,13 @@ class Recipe:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int of at least 1, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an int of at least 0, got {self.seed!r}")
+        for name in ("seed", "warmup"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int of at least 0, got {value!r}")
+        for name in ("momentum", "weight_decay"):
+            if getattr(self, name) is not None:
+                check_number(getattr(self, name), name, "Recipe", low=0, example=f"{name}=0.9")
         if not 0 <= self.dropout < 1:  # also refuses NaN
             raise ValueError(f"dropout must be a probability in [0, 1), got {self.dropout!r}")
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr >= 0):
@@ -144,6 +155,20 @@ class Recipe:
             )
         if not 0 <= self.warmup < self.epochs:
             raise ValueError(f"warm-up must last 0 to {self.epochs - 1} epochs, got {self.warmup}")
+
+    def _check_types(self) -> None:
+        """Refuse an entry of the wrong type (TypeError) before the checks of its value."""
+        for name in ("dataset", "model", "optimizer", "scheduler", "engine"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a string, got {type(value).__name__} {value!r}")
+        check_flag(self.batchnorm, "batchnorm", "Recipe")
+        for name in ("dropout", "lr", "momentum", "weight_decay", "clip_grad"):
+            value = getattr(self, name)
+            if value is None and name != "dropout":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
 
     @property
     def images(self) -> bool:
