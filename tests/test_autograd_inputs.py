@@ -12,6 +12,7 @@ import pytest
 from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
 from deeplearning.convolution import fold_windows, im2col, sliding_windows
+from deeplearning.datasets import load_mnist
 
 x23 = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
 
@@ -102,6 +103,13 @@ BAD_CALLS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("batch norm in training as a word",
      lambda: F.batch_norm(x23, None, None, training="no"), TypeError,
      "batch_norm: training must be True or False"),
+    ("a bias switch that is a word", lambda: nn.Linear(2, 2, bias="no"), TypeError,
+     "Linear: bias must be True or False, got str 'no'"),
+    ("a convolution's bias switch as a word", lambda: nn.Conv2d(1, 2, 3, bias="no"),
+     TypeError, "Conv2d: bias must be True or False, got str 'no'"),
+    ("loading images flat or not as a word",
+     lambda: load_mnist("mnist", "/nowhere", flatten="no"), TypeError,
+     "load_mnist: flatten must be True or False, got str 'no'"),
     ("nll of labels out of range", lambda: F.nll_loss(F.log_softmax(x23), [0, 3]), ValueError,
      "class labels must lie in [0, 3) for 3 classes but got [3]"),
 ]  # fmt: skip

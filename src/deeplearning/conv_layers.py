@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._types import RNG, Array, as_generator, check_positive_int, float_dtype
+from ._types import RNG, Array, as_generator, check_flag, check_positive_int, float_dtype
 from .convolution import (
     Pair,
     as_pair,
@@ -80,6 +80,7 @@ class Conv2dBase(Module):
         rng: RNG = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
+        check_flag(bias, "bias", "Conv2d")
         super().__init__()
         self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
         self.stride = as_pair(stride, "stride", 1)

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import atomic
-from ._types import RNG, Array, PathLike, check_positive_int, check_rng
+from ._types import RNG, Array, PathLike, check_flag, check_positive_int, check_rng
 from .atomic import atomic_write
 from .idx import read_idx
 
@@ -397,6 +397,8 @@ def load_mnist(
     LabelError
         If a label is outside the data set's classes (the message names the file and index).
     """
+    check_flag(flatten, "flatten", "load_mnist")
+    check_flag(download, "download", "load_mnist")
     info = dataset_info(name)
     folder = locate(name, data_dir)
     if folder is None:

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .. import functional as kernels
-from .._types import RNG, as_generator
+from .._types import RNG, as_generator, check_flag
 from ..conv_layers import Conv2dBase, Pool2dBase
 from ..lenet import LeNet5Base
 from ..mnist_mlp import mlp_layers
@@ -70,6 +70,7 @@ class Linear(Module):
         rng: RNG = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
+        check_flag(bias, "bias", "Linear")
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.W = Parameter(he_normal(in_features, out_features, rng, dtype))
