@@ -34,6 +34,8 @@ from deeplearning import (
 from deeplearning._types import as_generator
 from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
+from deeplearning.datasets import download_dataset
+from deeplearning.gradcheck import numerical_gradient
 from deeplearning.optim import SGD, clip_grad_norm
 from deeplearning.train import train_epoch
 
@@ -397,6 +399,15 @@ BAD_CONSTRUCTIONS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("clipping one parameter", lambda: clip_grad_norm(TwoLayerMLP(4, 3, 2, rng=0).fc1.W, 1.0),
      TypeError, "clip_grad_norm takes an iterable of Parameters (e.g. model.parameters()), got "
      "a single Parameter: pass [param]"),
+    ("a numerical gradient of step 0", lambda: numerical_gradient(lambda: 0.0, np.ones(2),
+                                                                    eps=0), ValueError,
+     "numerical_gradient: eps must be a finite number > 0, got 0"),
+    ("a numerical gradient of a list", lambda: numerical_gradient(lambda: 0.0, [1.0]),
+     TypeError, "numerical_gradient needs x as a float64 ndarray, got list"),
+    ("one mirror as a string", lambda: download_dataset("mnist", "/nowhere", "file:///x/"),
+     TypeError, "mirrors is a list of base URLs, got the one string 'file:///x/': [url]"),
+    ("a negative timeout", lambda: download_dataset("mnist", "/nowhere", timeout=-1),
+     ValueError, "download_dataset: timeout must be a finite number > 0, got -1"),
     ("an epoch of nothing", lambda: train_epoch(
         TwoLayerMLP(4, 3, 2, rng=0), CrossEntropyLoss(),
         SGD(TwoLayerMLP(4, 3, 2, rng=0).parameters(), lr=0.1), np.ones((0, 4)), np.ones(0)),

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import atomic
-from ._types import RNG, Array, PathLike, check_flag, check_positive_int, check_rng
+from ._types import RNG, Array, PathLike, check_flag, check_number, check_positive_int, check_rng
 from .atomic import atomic_write
 from .idx import read_idx
 
@@ -255,6 +255,10 @@ def download_dataset(
         If some file could not be fetched from any mirror; the message says why for each.
     """
     info = dataset_info(name)
+    if isinstance(mirrors, str):
+        raise TypeError(f"mirrors is a list of base URLs, got the one string {mirrors!r}: [url]")
+    check_number(timeout, "timeout", "download_dataset", low=0, low_open=True,
+                 example="timeout=30.0")  # fmt: skip
     root = Path(root)
     folder = root if root.name == name and not (root / name).is_dir() else root / name
     created = _make_folders(folder)

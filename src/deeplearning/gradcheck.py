@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Callable, Union
 
 import numpy as np
 
-from ._types import RNG, Array
+from ._types import RNG, Array, check_number
 
 if TYPE_CHECKING:
     from .neural_net import Layer
@@ -58,6 +58,10 @@ def numerical_gradient(
     ndarray
         dL/dx, same shape as ``x``.
     """
+    check_number(eps, "eps", "numerical_gradient", low=0, low_open=True, example="eps=1e-6",
+                 why=" (the step of the central difference)")  # fmt: skip
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"numerical_gradient needs x as a float64 ndarray, got {type(x).__name__}")
     if x.dtype != np.float64:
         raise TypeError(
             f"numerical gradients need float64 arrays but x has dtype {x.dtype}: build the "

@@ -9,12 +9,11 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ._types import RNG, Array, as_generator
+from ._types import RNG, Array, as_generator, check_number
 from .losses import CrossEntropyLoss
 from .metrics import evaluate, predict
 from .module import Module
 from .neural_net import Layer, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
-from .optim import check_number
 from .regularization import BatchNorm1d, Dropout
 
 ACTIVATIONS: dict[str, type[Layer]] = {

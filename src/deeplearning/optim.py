@@ -20,71 +20,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from ._types import Array, check_flag
+from ._types import Array, check_flag, check_number
 from .autograd.tensor import Tensor
 from .module import Parameter
-
-
-def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
-    """The range ``[low, high)``, ``> low``, ... in words, for the messages."""
-    if low is not None and high is not None:
-        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if low is not None:
-        return f"{'>' if low_open else '>='} {low:g}"
-    if high is not None:
-        return f"{'<' if high_open else '<='} {high:g}"
-    return ""
-
-
-def check_number(
-    value: Any,
-    name: str,
-    where: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-    example: str,
-    why: str = "",
-) -> None:
-    """Refuse a hyperparameter that is not a finite real number in the given range.
-
-    Parameters
-    ----------
-    value
-        What the caller passed.
-    name, where : str
-        The argument's name and its owner (``"lr"``, ``"SGD"``), for the message.
-    low, high : float or None
-        The bounds (None: unbounded); ``low_open``/``high_open`` exclude them.
-    example : str
-        A valid setting to suggest, such as ``"lr=0.01"``.
-    why : str
-        Why the range, appended to the message (optional).
-
-    Raises
-    ------
-    TypeError
-        ``value`` is not an int or float (a bool, a string, None, an array, ...).
-    ValueError
-        ``value`` is NaN, infinite or out of the range.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{where}: {name} must be a real number (int or float), got "
-            f"{type(value).__name__} {value!r}; pass e.g. {example}"
-        )
-    number = float(value)
-    too_low = low is not None and (number <= low if low_open else number < low)
-    too_high = high is not None and (number >= high if high_open else number > high)
-    if not math.isfinite(number) or too_low or too_high:
-        expected = " ".join(
-            filter(None, ["a finite number", _interval(low, high, low_open, high_open)])
-        )
-        raise ValueError(
-            f"{where}: {name} must be {expected}, got {value}{why}; pass e.g. {example}"
-        )
 
 
 def check_count(

@@ -20,13 +20,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._types import check_flag
+from ._types import check_flag, check_number
 from .autograd import nn
 from .datasets import DATASETS
 from .lenet import LeNet5
 from .mnist_mlp import MLP, TwoLayerMLP
 from .module import Module
-from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, check_number
+from .optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from .schedules import (
     ConstantLR,
     CosineAnnealingLR,

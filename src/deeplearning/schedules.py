@@ -30,7 +30,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .optim import Optimizer, check_count, check_number
+from ._types import check_number
+from .optim import Optimizer, check_count
 
 
 class Schedule(Protocol):

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from ._types import RNG, Array, check_positive_int, check_rng
+from ._types import RNG, Array, check_number, check_positive_int, check_rng
 from .datasets import Dataset, minibatches
 from .metrics import evaluate
 from .module import Module
-from .optim import Optimizer, check_number, clip_grad_norm
+from .optim import Optimizer, clip_grad_norm
 from .schedules import LRScheduler
 
 DEFAULT_BLAS_THREADS = 1
