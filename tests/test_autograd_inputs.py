@@ -81,9 +81,10 @@ BAD_CALLS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("a ragged list", lambda: Tensor([[1, 2], [3]]), TypeError,
      "a Tensor holds a rectangular array of numbers"),
     ("a leaky slope that is a word", lambda: F.leaky_relu(x23, "a"), TypeError,
-     "leaky_relu: negative_slope must be a number, got str 'a'; pass e.g. negative_slope=0.01"),
+     "leaky_relu: negative_slope must be a real number (int or float), got str 'a'; pass e.g. "
+     "negative_slope=0.01"),
     ("a leaky slope of NaN", lambda: nn.LeakyReLU(float("nan")), ValueError,
-     "LeakyReLU: negative_slope must be finite, got nan"),
+     "LeakyReLU: negative_slope must be a finite number, got nan; pass e.g. negative_slope=0.01"),
     ("clip between crossed bounds", lambda: F.clip(x23, 3, 1), ValueError,
      "clip: min (3) must not exceed max (1)"),
     ("clip to NaN", lambda: F.clip(x23, max=float("nan")), ValueError,

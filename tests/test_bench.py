@@ -32,6 +32,9 @@ def test_synthetic_mnist_is_mnist_shaped_seeded_and_balanced() -> None:
     np.testing.assert_array_equal(x, again_x)
     np.testing.assert_array_equal(y, again_y)
     assert not np.array_equal(synthetic_mnist(6400, seed=1)[1], y)
+    for empty in (0, -1):
+        with pytest.raises(ValueError, match="synthetic_mnist: samples must be a positive int"):
+            synthetic_mnist(empty, seed=0)
 
 
 def test_synthetic_mnist_allocates_little_beyond_its_images() -> None:

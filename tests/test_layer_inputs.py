@@ -385,7 +385,7 @@ BAD_CONSTRUCTIONS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("a plain SGD step backwards", lambda: TwoLayerMLP(4, 3, 2, rng=0).train_step(
         np.ones((2, 4)), [0, 1], lr=-0.1), ValueError, "train_step: lr must be a finite number"),
     ("a leaky slope of nothing", lambda: LeakyReLU(None), TypeError,  # type: ignore[arg-type]
-     "LeakyReLU: negative_slope must be a number, got NoneType None"),
+     "LeakyReLU: negative_slope must be a real number (int or float), got NoneType None"),
     ("probabilities with a NaN", lambda: CrossEntropyLoss()(np.zeros((2, 2)),
                                                             np.array([[np.nan, 1], [0, 1]])),
      ValueError, "CrossEntropyLoss: class probabilities must be finite numbers >= 0, got "

@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._types import Array
+from ._types import Array, check_positive_int
 from .autograd import Tensor, nn
 from .autograd import functional as F
 from .datasets import minibatches
@@ -87,6 +87,7 @@ def synthetic_mnist(samples: int, seed: int) -> tuple[Array, Array]:
     Intel processors, so such a benchmark would time that, not training. On these data the
     same run learns (about 90% training accuracy after 3 epochs), no unit dies and no
     subnormal appears."""
+    check_positive_int("samples", samples, "synthetic_mnist")
     rng = np.random.default_rng(seed)
     x = rng.random((samples, 784), dtype=np.float32)
     for start in range(0, samples, 4096):  # the ink in blocks: the same draws, less memory

@@ -4,13 +4,12 @@ Leaky ReLU's slope, dropout masks and BatchNorm's running statistics."""
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._types import Array
+from ._types import Array, check_number
 
 
 def log_softmax(z: Array, axis: int = -1) -> Array:
@@ -69,15 +68,9 @@ def leaky_relu_slope(x: Array, negative_slope: float) -> Array:
 
 
 def check_negative_slope(negative_slope: float, who: str) -> None:
-    """Refuse a Leaky ReLU slope that is not a finite real number (TypeError or ValueError)."""
-    given: object = negative_slope  # what came, whatever it is
-    if isinstance(given, bool) or not isinstance(given, numbers.Real):
-        raise TypeError(
-            f"{who}: negative_slope must be a number, got {type(given).__name__} {given!r}; "
-            "pass e.g. negative_slope=0.01"
-        )
-    if not math.isfinite(negative_slope):
-        raise ValueError(f"{who}: negative_slope must be finite, got {negative_slope}")
+    """Refuse a Leaky ReLU slope that is not a finite real number (`_types.check_number`: a
+    TypeError or ValueError), for both paths' layers and the engine's ``leaky_relu``."""
+    check_number(negative_slope, "negative_slope", who, example="negative_slope=0.01")
 
 
 def check_dropout_probability(p: float) -> None:
