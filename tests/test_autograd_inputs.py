@@ -11,8 +11,8 @@ import pytest
 
 from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
-from deeplearning.convolution import fold_windows, im2col, sliding_windows
-from deeplearning.datasets import load_mnist
+from deeplearning.core.windows import fold_windows, im2col, sliding_windows
+from deeplearning.data.datasets import load_mnist
 
 x23 = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
 
@@ -67,9 +67,9 @@ BAD_CALLS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("a chain of a number", lambda: nn.Sequential(nn.ReLU(), 5), TypeError,
      "Sequential takes modules (layers), but argument 1 is int 5"),
     ("LeNet5 for no classes", lambda: nn.LeNet5(num_classes=0), ValueError,
-     "LeNet5: num_classes must be a positive int, got 0"),
-    ("LeNet5 for fractional images", lambda: nn.LeNet5(image_size=28.5), ValueError,
-     "LeNet5: image_size must be a positive int, got 28.5"),
+     "LeNet5: num_classes must be an int >= 1, got 0"),
+    ("LeNet5 for fractional images", lambda: nn.LeNet5(image_size=28.5), TypeError,
+     "LeNet5: image_size must be an int, got float 28.5"),
     ("None as a constant", lambda: x23 + None, TypeError,
      "a Tensor holds real numbers, but got dtype object"),
     ("a word as a constant", lambda: x23 ** "a", TypeError,

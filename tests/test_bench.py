@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deeplearning.bench import INK, busy_core, synthetic_mnist
+from deeplearning.bench.mlp import INK, busy_core, synthetic_mnist
 from deeplearning.losses import CrossEntropyLoss
 from deeplearning.mnist_mlp import TwoLayerMLP
 from deeplearning.optim import SGD
-from deeplearning.schedules import CosineAnnealingLR, LRScheduler
-from deeplearning.train import train_epoch
+from deeplearning.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
+from deeplearning.training.fit import train_epoch
 
 
 def test_synthetic_mnist_is_mnist_shaped_seeded_and_balanced() -> None:
@@ -33,7 +33,7 @@ def test_synthetic_mnist_is_mnist_shaped_seeded_and_balanced() -> None:
     np.testing.assert_array_equal(y, again_y)
     assert not np.array_equal(synthetic_mnist(6400, seed=1)[1], y)
     for empty in (0, -1):
-        with pytest.raises(ValueError, match="synthetic_mnist: samples must be a positive int"):
+        with pytest.raises(ValueError, match="synthetic_mnist: samples must be an int >= 1"):
             synthetic_mnist(empty, seed=0)
 
 
@@ -97,7 +97,7 @@ def _running(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
 def test_the_spinner_ends_when_the_benchmark_is_killed_outright() -> None:
     code = (
-        "import time\nfrom deeplearning.bench import busy_core\n"
+        "import time\nfrom deeplearning.bench.mlp import busy_core\n"
         "with busy_core() as spinner:\n    print(spinner.pid, flush=True)\n    time.sleep(60)\n"
     )
     benchmark = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from deeplearning import BatchNorm1d, Linear, ReLU, Sequential, TwoLayerMLP
-from deeplearning.checkpoint import (
+from deeplearning.optim import SGD, Adam
+from deeplearning.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     read_checkpoint,
     save_checkpoint,
 )
-from deeplearning.optim import SGD, Adam
 
 
 def trained(seed: int = 0) -> tuple[TwoLayerMLP, SGD]:

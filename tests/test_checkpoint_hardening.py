@@ -20,9 +20,10 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-import deeplearning.checkpoint as checkpoint
+import deeplearning.training.checkpoint as checkpoint
 from deeplearning import MLP, TwoLayerMLP
-from deeplearning.checkpoint import (
+from deeplearning.optim import SGD, Adam, Optimizer
+from deeplearning.training.checkpoint import (
     CheckpointError,
     build_model,
     check_resume_header,
@@ -32,9 +33,8 @@ from deeplearning.checkpoint import (
     read_resume_header,
     save_checkpoint,
 )
-from deeplearning.optim import SGD, Adam, Optimizer
-from deeplearning.recipe import ENGINES, Recipe
-from deeplearning.train import EpochStats
+from deeplearning.training.fit import EpochStats
+from deeplearning.training.recipe import ENGINES, Recipe
 
 Header = dict[str, Any]
 Arrays = dict[str, np.ndarray]

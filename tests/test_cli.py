@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from deeplearning import TwoLayerMLP
-from deeplearning.checkpoint import read_checkpoint, save_checkpoint
-from deeplearning.cli import format_confusion, main
-from deeplearning.datasets import DATASETS
+from deeplearning.cli.commands import format_confusion, main
+from deeplearning.data.datasets import DATASETS
+from deeplearning.training.checkpoint import read_checkpoint, save_checkpoint
 
 from conftest import write_fake_dataset
 
@@ -159,7 +159,7 @@ def test_bench_with_equal_threads_says_so(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_bench_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
-    from deeplearning.bench import run_benchmark
+    from deeplearning.bench.mlp import run_benchmark
 
     monkeypatch.setitem(sys.modules, "torch", None)
     result = run_benchmark(repeats=1, samples=640)
@@ -184,7 +184,7 @@ def test_bench_cnn_reports_both_thread_settings_the_split_and_memory(
 
 
 def test_bench_cnn_split_adds_up_and_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from deeplearning.cnn_bench import run_cnn_benchmark
+    from deeplearning.bench.cnn import run_cnn_benchmark
 
     monkeypatch.setitem(sys.modules, "torch", None)
     result = run_cnn_benchmark(repeats=1, samples=128)
@@ -353,7 +353,8 @@ def test_bench_scaling_prints_every_batch_size_and_width(
 def test_bench_busy_runs_beside_a_spinning_process(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deeplearning import bench, cli
+    from deeplearning.bench import mlp as bench
+    from deeplearning.cli import commands as cli
 
     spinners: list[Any] = []
     alive_while_timing = []

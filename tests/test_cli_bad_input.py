@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from deeplearning import TwoLayerMLP
-from deeplearning.atomic import STALE_TEMPORARY_S, atomic_write, check_writable
-from deeplearning.checkpoint import save_checkpoint
-from deeplearning.cli import format_confusion, main
+from deeplearning.cli.commands import format_confusion, main
+from deeplearning.core.atomic import STALE_TEMPORARY_S, atomic_write, check_writable
+from deeplearning.training.checkpoint import save_checkpoint
 
 from conftest import write_fake_dataset
 
@@ -264,7 +264,7 @@ def test_files_get_the_umask_permissions_and_keep_their_own(tmp_path: Path) -> N
 def test_the_umask_is_read_without_changing_it_where_the_system_tells_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deeplearning import atomic
+    from deeplearning.core import atomic
 
     old = os.umask(0o027)
     try:
@@ -322,7 +322,7 @@ def test_ctrl_c_prints_one_line_and_keeps_the_checkpoint(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import deeplearning.cli as cli
+    import deeplearning.cli.commands as cli
 
     real_fit = cli.fit
 
@@ -367,7 +367,7 @@ def test_json_output_is_written_atomically_with_its_records(data_dir: Path, tmp_
 def test_an_unexpected_error_is_one_line_not_a_traceback(
     data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import deeplearning.cli as cli
+    import deeplearning.cli.commands as cli
 
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("surprise")
@@ -392,7 +392,7 @@ def test_running_out_of_memory_is_one_line_of_advice_for_the_command(
     command: list[str],
     advice: str,
 ) -> None:
-    from deeplearning import cli
+    from deeplearning.cli import commands as cli
 
     def exhausted(*_: object, **__: object) -> None:
         raise MemoryError
@@ -439,7 +439,7 @@ def test_a_resumed_run_refuses_to_change_what_its_checkpoint_holds(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from deeplearning import cli
+    from deeplearning.cli import commands as cli
 
     save = tmp_path / "ck.npz"
     assert main(["train", "--data-dir", str(data_dir), "--quiet", "--epochs", "1",
@@ -549,7 +549,7 @@ def test_an_existing_file_that_is_not_writable_is_refused(
 
 def test_the_divergence_rule_leaves_other_losses_alone() -> None:
     from deeplearning import SGD, Linear, MSELoss, Sequential
-    from deeplearning.train import train_epoch
+    from deeplearning.training.fit import train_epoch
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 5)).astype(np.float32)
@@ -566,7 +566,7 @@ def test_a_long_run_checks_a_bounded_sample_of_its_save_names(
 ) -> None:
     """Every epoch's name was built and checked: 3,000,000 epochs took minutes and a gigabyte
     before training, 10**15 ran out of memory."""
-    from deeplearning.cli import SAVE_NAMES_CHECKED, _epochs_checked
+    from deeplearning.cli.commands import SAVE_NAMES_CHECKED, _epochs_checked
 
     assert list(_epochs_checked(3)) == [1, 2, 3]
     assert len(_epochs_checked(SAVE_NAMES_CHECKED)) == SAVE_NAMES_CHECKED

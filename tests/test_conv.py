@@ -32,13 +32,8 @@ from deeplearning import AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, MaxPo
 from deeplearning.autograd import Tensor, gradcheck, gradgradcheck, nn
 from deeplearning.autograd import functional as F
 from deeplearning.autograd.convolution import fold, windows
-from deeplearning.convolution import (
-    col2im,
-    fold_windows,
-    im2col,
-    output_size,
-    sliding_windows,
-)
+from deeplearning.core.windows import col2im, fold_windows, im2col, output_size, sliding_windows
+from deeplearning.training import batch_gradients
 from test_autograd_ops import check_against_torch
 
 RTOL, ATOL = 1e-10, 1e-12
@@ -519,8 +514,8 @@ def test_a_lenet_state_dict_moves_between_the_paths(rng: np.random.Generator) ->
     layers.load_state_dict(_lenet(dl, rng=7).state_dict())
     engine.load_state_dict(layers.state_dict())
     for step in range(2):
-        loss, logits = layers.batch_gradients(x, y)
-        engine_loss, engine_logits = engine.batch_gradients(x, y)
+        loss, logits = batch_gradients(layers, x, y)
+        engine_loss, engine_logits = batch_gradients(engine, x, y)
         assert loss == pytest.approx(engine_loss, rel=RTOL)
         np.testing.assert_allclose(logits, engine_logits, rtol=RTOL, atol=ATOL)
         engine_params = dict(engine.named_parameters())
@@ -715,18 +710,18 @@ def test_pooling_padding_over_half_the_window_is_refused(path: str) -> None:
 
 @pytest.mark.parametrize("path", list(PATHS))
 @pytest.mark.parametrize(
-    ("channels", "message"),
+    ("channels", "error", "message"),
     [
-        ((0, 4), "in_channels must be a positive int, got 0"),
-        ((2, -1), "out_channels must be a positive int, got -1"),
-        ((True, 4), "in_channels must be a positive int, got True"),
-        ((2, 2.5), "out_channels must be a positive int, got 2.5"),
+        ((0, 4), ValueError, "in_channels must be an int >= 1, got 0"),
+        ((2, -1), ValueError, "out_channels must be an int >= 1, got -1"),
+        ((True, 4), TypeError, "in_channels must be an int, got bool True"),
+        ((2, 2.5), TypeError, "out_channels must be an int, got float 2.5"),
     ],
 )
 def test_non_positive_channels_are_refused(
-    path: str, channels: tuple[Any, Any], message: str
+    path: str, channels: tuple[Any, Any], error: type[Exception], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         PATHS[path].Conv2d(*channels, 3)
 
 

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deeplearning import datasets
-from deeplearning.atomic import STALE_TEMPORARY_S
-from deeplearning.datasets import (
+from deeplearning.core.atomic import STALE_TEMPORARY_S
+from deeplearning.data import datasets
+from deeplearning.data.datasets import (
     DATASETS,
     ChecksumError,
     DatasetInfo,
@@ -37,7 +37,7 @@ from deeplearning.datasets import (
     load_mnist,
     locate,
 )
-from deeplearning.idx import MAX_DATA_BYTES, IDXFormatError, parse_idx, read_idx
+from deeplearning.data.idx import MAX_DATA_BYTES, IDXFormatError, parse_idx, read_idx
 
 from conftest import write_fake_dataset
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deeplearning.datasets import (
+from deeplearning.data.datasets import (
     DATASETS,
     ChecksumError,
     DatasetInfo,
@@ -236,9 +236,9 @@ def test_unshuffled_batches_are_views() -> None:
 def test_minibatch_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
         next(minibatches(np.zeros((3, 1)), np.zeros(2), 2))
-    with pytest.raises(ValueError, match="minibatches: batch_size must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="minibatches: batch_size must be an int >= 1, got 0"):
         next(minibatches(np.zeros((3, 1)), np.zeros(3), 0))
-    with pytest.raises(ValueError, match="batch_size must be a positive int, got '2'"):
+    with pytest.raises(TypeError, match="batch_size must be an int, got str '2'"):
         next(minibatches(np.zeros((3, 1)), np.zeros(3), "2"))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"rng must be a seed .* got str 'x'"):
         next(minibatches(np.zeros((3, 1)), np.zeros(3), 2, rng="x"))  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deeplearning.idx import IDXFormatError, parse_idx, read_idx
+from deeplearning.data.idx import IDXFormatError, parse_idx, read_idx
 
 from conftest import write_idx
 

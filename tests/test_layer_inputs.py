@@ -31,13 +31,13 @@ from deeplearning import (
     Tanh,
     TwoLayerMLP,
 )
-from deeplearning._types import as_generator
 from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
-from deeplearning.datasets import download_dataset
-from deeplearning.gradcheck import numerical_gradient
+from deeplearning.core.finite_differences import numerical_gradient
+from deeplearning.core.init import as_generator
+from deeplearning.data.datasets import download_dataset
 from deeplearning.optim import SGD, clip_grad_norm
-from deeplearning.train import train_epoch
+from deeplearning.training.fit import train_epoch
 
 ACTIVATIONS = [ReLU, Sigmoid, Tanh, LeakyReLU, Softmax, LogSoftmax]
 COMPLEX = np.array([[1 + 2j, -1.0]])
@@ -142,21 +142,21 @@ REFUSED: list[Any] = [
                  id="LogSoftmax-no-classes"),
     # zero-sized layers: refused when built
     pytest.param(lambda: Linear(0, 5), ValueError,
-                 "Linear: in_features must be a positive int, got 0", id="Linear(0, 5)"),
+                 "Linear: in_features must be an int >= 1, got 0", id="Linear(0, 5)"),
     pytest.param(lambda: Linear(5, 0), ValueError,
-                 "Linear: out_features must be a positive int, got 0", id="Linear(5, 0)"),
+                 "Linear: out_features must be an int >= 1, got 0", id="Linear(5, 0)"),
     pytest.param(lambda: Linear(2.5, 3),  # type: ignore[arg-type]
-                 ValueError, "in_features must be a positive int, got 2.5", id="Linear(2.5, 3)"),
-    pytest.param(lambda: nn.Linear(0, 5), ValueError, "in_features must be a positive int",
+                 TypeError, "in_features must be an int, got float 2.5", id="Linear(2.5, 3)"),
+    pytest.param(lambda: nn.Linear(0, 5), ValueError, "in_features must be an int >= 1",
                  id="engine-Linear(0, 5)"),
     pytest.param(lambda: TwoLayerMLP(hidden=0), ValueError,
-                 "out_features must be a positive int, got 0", id="TwoLayerMLP(hidden=0)"),
+                 "out_features must be an int >= 1, got 0", id="TwoLayerMLP(hidden=0)"),
     pytest.param(lambda: MLP([784, 0, 10]), ValueError,
                  r"at least two positive sizes.*got \[784, 0, 10\]", id="MLP([784, 0, 10])"),
-    pytest.param(lambda: Conv2d(0, 6, 5), ValueError, "in_channels must be a positive int, got 0",
+    pytest.param(lambda: Conv2d(0, 6, 5), ValueError, "in_channels must be an int >= 1, got 0",
                  id="Conv2d(0, 6, 5)"),
     pytest.param(lambda: Conv2d(1, 0, 5), ValueError,
-                 "out_channels must be a positive int, got 0", id="Conv2d(1, 0, 5)"),
+                 "out_channels must be an int >= 1, got 0", id="Conv2d(1, 0, 5)"),
     # a layer object twice in one layer-path chain
     pytest.param(_reuse_directly, ValueError,
                  r"same Linear object is at positions '0' and '2'.*autograd engine",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deeplearning import TwoLayerMLP
-from deeplearning.metrics import confusion_matrix, evaluate, predict
+from deeplearning.training.metrics import confusion_matrix, evaluate, predict
 
 from conftest import blobs
 
@@ -41,7 +41,7 @@ def test_confusion_matrix_counts_true_against_predicted() -> None:
         ([0, 1], [0, 2], 2, ValueError, r"class labels must lie in \[0, 2\) .* got \[2\]"),
         ([0, -1], [0, 1], 2, ValueError, r"got \[-1\]"),
         ([0.0, 1.0], [0, 1], 2, TypeError, "class labels must be integers but got dtype float64"),
-        ([0, 1], [0, 1], 0, ValueError, "confusion_matrix: num_classes must be a positive int"),
+        ([0, 1], [0, 1], 0, ValueError, "confusion_matrix: num_classes must be an int >= 1"),
     ],
 )
 def test_a_confusion_matrix_refuses_labels_it_cannot_count(
@@ -51,9 +51,14 @@ def test_a_confusion_matrix_refuses_labels_it_cannot_count(
         confusion_matrix(y_true, y_pred, classes)
 
 
-@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
-def test_predict_refuses_a_batch_size_that_is_not_a_positive_int(batch_size: object) -> None:
-    with pytest.raises(ValueError, match="predict: batch_size must be a positive int"):
+@pytest.mark.parametrize(
+    ("batch_size", "error"),
+    [(0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError)],
+)
+def test_predict_refuses_a_batch_size_that_is_not_a_positive_int(
+    batch_size: object, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="predict: batch_size must be an int"):
         predict(TwoLayerMLP(6, 4, 3, rng=0), np.ones((2, 6)), batch_size)  # type: ignore[arg-type]
 
 

@@ -17,13 +17,18 @@ import pytest
 import deeplearning as dl
 from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
-from deeplearning.checkpoint import build_model, load_checkpoint, read_checkpoint, save_checkpoint
-from deeplearning.cli import main
-from deeplearning.datasets import Dataset
-from deeplearning.metrics import evaluate, predict
-from deeplearning.module import Module, Parameter
-from deeplearning.recipe import ENGINES, Recipe
-from deeplearning.train import fit
+from deeplearning.cli.commands import main
+from deeplearning.core.module import Module, Parameter
+from deeplearning.data.datasets import Dataset
+from deeplearning.training.checkpoint import (
+    build_model,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from deeplearning.training.fit import fit
+from deeplearning.training.metrics import evaluate, predict
+from deeplearning.training.recipe import ENGINES, Recipe
 
 from conftest import blobs, write_fake_dataset
 

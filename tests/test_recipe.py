@@ -7,7 +7,7 @@ import pytest
 
 from deeplearning import MLP, TwoLayerMLP
 from deeplearning.optim import SGD, AdamW, RMSprop
-from deeplearning.recipe import Recipe
+from deeplearning.training.recipe import Recipe
 
 
 def test_defaults_are_the_readme_recipe() -> None:

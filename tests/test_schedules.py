@@ -11,7 +11,7 @@ import pytest
 
 from deeplearning import Parameter
 from deeplearning.optim import SGD
-from deeplearning.schedules import (
+from deeplearning.optim.lr_scheduler import (
     ConstantLR,
     CosineAnnealingLR,
     ExponentialLR,

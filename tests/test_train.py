@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from deeplearning import MLP, CrossEntropyLoss, TwoLayerMLP
-from deeplearning.datasets import Dataset
+from deeplearning.data.datasets import Dataset
 from deeplearning.optim import SGD, AdamW
-from deeplearning.schedules import CosineAnnealingLR, LRScheduler
-from deeplearning.train import (
+from deeplearning.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
+from deeplearning.training.fit import (
     EpochStats,
     TrainingDivergedError,
     blas_threads,
@@ -137,11 +137,11 @@ def test_a_training_run_raises_no_floating_point_warnings() -> None:
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"epochs": 0}, ValueError, "fit: epochs must be a positive int, got 0"),
-        ({"epochs": True}, ValueError, "fit: epochs must be a positive int, got True"),
-        ({"epochs": 2, "start_epoch": 0}, ValueError, "fit: start_epoch must be a positive int"),
-        ({"epochs": 2, "batch_size": 0}, ValueError, "fit: batch_size must be a positive int"),
-        ({"epochs": 2, "threads": 0}, ValueError, "fit: threads must be a positive int, got 0"),
+        ({"epochs": 0}, ValueError, "fit: epochs must be an int >= 1, got 0"),
+        ({"epochs": True}, TypeError, "fit: epochs must be an int, got bool True"),
+        ({"epochs": 2, "start_epoch": 0}, ValueError, "fit: start_epoch must be an int >= 1"),
+        ({"epochs": 2, "batch_size": 0}, ValueError, "fit: batch_size must be an int >= 1"),
+        ({"epochs": 2, "threads": 0}, ValueError, "fit: threads must be an int >= 1, got 0"),
         (
             {"epochs": 2, "clip_grad": -1.0},
             ValueError,

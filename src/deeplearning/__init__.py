@@ -4,30 +4,38 @@ The public API, re-exported from the modules that define it::
 
     from deeplearning import Linear, ReLU, Sigmoid, Tanh, MSELoss, CrossEntropyLoss, TwoLayerMLP
     from deeplearning import Adam, SGD                    # optimizers, as in torch.optim
-    from deeplearning.schedules import CosineAnnealingLR  # schedules, as in lr_scheduler
+    from deeplearning.optim.lr_scheduler import CosineAnnealingLR  # schedules, as in PyTorch
     from deeplearning.autograd import Tensor, grad, nn    # the autograd engine
 """
 
-from .conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
-from .functional import log_softmax, softmax
-from .gradcheck import check_layer, numerical_gradient, relative_error
-from .lenet import LeNet5
-from .losses import CrossEntropyLoss, MSELoss
-from .mnist_mlp import MLP, TwoLayerMLP
-from .module import Module, Parameter
-from .neural_net import (
+from .core.finite_differences import numerical_gradient, relative_error
+from .core.kernels import log_softmax, softmax
+from .core.module import Module, Parameter
+from .layers import (
+    MLP,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    CrossEntropyLoss,
+    Dropout,
+    Flatten,
     Layer,
     LeakyReLU,
+    LeNet5,
     Linear,
     LogSoftmax,
+    MaxPool2d,
+    MSELoss,
     ReLU,
     Sequential,
     Sigmoid,
     Softmax,
     Tanh,
+    TwoLayerMLP,
+    check_layer,
 )
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
-from .regularization import BatchNorm1d, BatchNorm2d, Dropout
 
 __version__ = "0.1.0"
 

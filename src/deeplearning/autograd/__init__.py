@@ -16,10 +16,10 @@ backward), `backprop` (topological order, backward, grad), `functional`, `nn`, `
 (Graphviz pictures) and `gradcheck` (numerical checks of first and second order).
 """
 
+from ..core.tensor import Function, Tensor, is_grad_enabled, no_grad
 from .backprop import backward, grad, topological_order
 from .gradcheck import gradcheck, gradgradcheck
 from .graph import plot_graph, to_dot
-from .tensor import Function, Tensor, is_grad_enabled, no_grad
 
 __all__ = [
     "Function",

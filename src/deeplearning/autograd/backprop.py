@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .._types import Array
-from .tensor import Function, Grad, Operand, Tensor, as_array, grad_mode
+from ..core.tensor import Function, Grad, Operand, Tensor, as_array, grad_mode
+from ..core.types import Array
 
 
 def backward(

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._types import Array
-from ..convolution import (
+from ..core.tensor import Function, Grad, Operand, Tensor, as_array
+from ..core.types import Array
+from ..core.windows import (
     Pair,
     as_pair,
     check_images,
@@ -29,7 +30,6 @@ from ..convolution import (
     window_max,
 )
 from .ops import _lift, _operand, _run, mean, reshape, transpose
-from .tensor import Function, Grad, Operand, Tensor, as_array
 
 
 class Windows(Function):

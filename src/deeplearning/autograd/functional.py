@@ -9,15 +9,19 @@ and `nll_loss` are operations of their own, using the stable kernels the layers 
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import functional as kernels
-from .._types import Array, as_generator, check_flag
-from ..losses import check_targets
+from ..core import kernels
+from ..core.init import as_generator
+from ..core.tensor import Operand, Tensor
+from ..core.types import Array
+from ..core.validation import (
+    check_batch_norm_options,
+    check_dropout_probability,
+    check_flag,
+    check_targets,
+)
 from .convolution import avg_pool2d, conv2d, max_pool2d
 from .ops import (
     LogSoftmax,
@@ -60,7 +64,6 @@ from .ops import (
     var,
     where,
 )
-from .tensor import Operand, Tensor
 
 __all__ = [
     "abs",
@@ -159,44 +162,12 @@ def dropout(
     U[0, 1)`` drawn from ``rng`` (the same kernel as the layer `Dropout`); the identity
     otherwise."""
     x = _operand(x)
-    kernels.check_dropout_probability(p)
+    check_dropout_probability(p)
     check_flag(training, "training", "dropout")
     if not training or p == 0:
         return x
     generator = as_generator(rng)
     return x * kernels.dropout_mask(x.shape, p, generator, x.dtype)
-
-
-def check_batch_norm_options(eps: object, momentum: object, where: str) -> None:
-    """Refuse a batch normalisation's ``eps`` unless it is a finite number > 0 (0 would divide
-    by zero on a constant channel) and its ``momentum`` unless it is a number in [0, 1] (the
-    weight of the batch in the running statistics; ``None``, PyTorch's cumulative average, is
-    not supported).
-
-    Raises
-    ------
-    TypeError
-        Either is not a real number (a bool, a string, None, ...).
-    ValueError
-        Either is NaN, infinite or out of its range.
-    """
-    for name, value, expected, example in (
-        ("eps", eps, "a finite number > 0", "eps=1e-5"),
-        ("momentum", momentum, "a number in [0, 1]", "momentum=0.1"),
-    ):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            unsupported = " (the cumulative average, momentum=None, is not supported)"
-            raise TypeError(
-                f"{where}: {name} must be a real number (int or float), got "
-                f"{type(value).__name__} {value!r}{unsupported if value is None else ''}; "
-                f"pass e.g. {example}"
-            )
-        number = float(value)
-        valid = number > 0 and math.isfinite(number) if name == "eps" else 0 <= number <= 1
-        if not valid:
-            raise ValueError(
-                f"{where}: {name} must be {expected}, got {value}; pass e.g. {example}"
-            )
 
 
 def batch_norm(

@@ -16,11 +16,11 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._types import RNG, Array
-from ..gradcheck import numerical_gradient, relative_error
+from ..core.finite_differences import numerical_gradient, relative_error
+from ..core.tensor import Tensor, grad_mode
+from ..core.types import RNG, Array
 from .backprop import grad
 from .ops import sum as sum_
-from .tensor import Tensor, grad_mode
 
 TensorFunction = Callable[..., Tensor]
 

@@ -15,10 +15,10 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from .._types import PathLike
-from ..atomic import atomic_write
+from ..core.atomic import atomic_write
+from ..core.tensor import Tensor
+from ..core.types import PathLike
 from .backprop import topological_order
-from .tensor import Tensor
 
 FORMATS = ("svg", "png", "pdf", "dot")
 """What `plot_graph` writes, by the path's suffix."""

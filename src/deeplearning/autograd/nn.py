@@ -19,16 +19,14 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .. import functional as kernels
-from .._types import RNG, as_generator, check_flag
-from ..conv_layers import Conv2dBase, Pool2dBase
-from ..lenet import LeNet5Base
-from ..mnist_mlp import mlp_layers
-from ..module import Module, Parameter, Sequential
-from ..neural_net import he_normal
-from ..regularization import BatchNormBase, DropoutBase
+from ..core.architectures import LeNet5Base, mlp_layers
+from ..core.bases import BatchNormBase, Conv2dBase, DropoutBase, Pool2dBase
+from ..core.init import as_generator, he_normal
+from ..core.module import Module, Parameter, Sequential
+from ..core.tensor import Operand, Tensor
+from ..core.types import RNG
+from ..core.validation import check_flag, check_number
 from . import functional as F
-from .tensor import Operand, Tensor
 
 __all__ = [
     "MLP",
@@ -121,7 +119,7 @@ class LeakyReLU(Module):
     """``x`` for x > 0, ``negative_slope * x`` otherwise."""
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        kernels.check_negative_slope(negative_slope, "LeakyReLU")
+        check_number(negative_slope, "negative_slope", "LeakyReLU", example="negative_slope=0.01")
         super().__init__()
         self.negative_slope = negative_slope
 

@@ -19,9 +19,10 @@ from typing import Any, Union
 
 import numpy as np
 
-from .. import functional as kernels
-from .._types import Array
-from .tensor import Function, Grad, Operand, Tensor, as_array, real_numbers
+from ..core import kernels
+from ..core.tensor import Function, Grad, Operand, Tensor, as_array, real_numbers
+from ..core.types import Array
+from ..core.validation import check_number
 
 Axis = Union[int, tuple[int, ...], None]
 """An axis, a tuple of axes, or None for all of them (as NumPy's reductions take)."""
@@ -741,7 +742,7 @@ def relu(x: Operand) -> Tensor:
 
 def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Tensor:
     """``x`` for x > 0, ``negative_slope * x`` otherwise."""
-    kernels.check_negative_slope(negative_slope, "leaky_relu")
+    check_number(negative_slope, "negative_slope", "leaky_relu", example="negative_slope=0.01")
     return _run(LeakyReLU(negative_slope), x)
 
 

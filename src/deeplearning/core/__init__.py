@@ -1,0 +1,23 @@
+"""What both paths stand on, written once.
+
+- `tensor`: `Tensor`, `Function` and `no_grad`, the engine's data structures (a `Parameter` is
+  a tensor, so the layers' parameters and the engine's are one kind of object);
+- `module`: `Module`, the tree of parameters, buffers and sub-modules; `Parameter`;
+  `Sequential`;
+- `bases`: what a convolution, a pooling, a batch normalisation and a dropout hold on both
+  paths; `architectures`: the layer lists of an MLP and of LeNet-5;
+- `init`: where random numbers come from and the initial weights;
+- `kernels` and `windows`: the numerically delicate array formulas (stable softmax, sigmoid,
+  dropout masks, running statistics; sliding windows, im2col);
+- `finite_differences`: numerical gradients; `evaluation`: predictions and accuracy;
+- `validation`: one checker per kind of argument; `types`: the shared type aliases;
+  `atomic`: writing files without leaving half of one behind.
+
+Nothing here imports either path, except `tensor`, whose operators are the engine's operations
+(`deeplearning.autograd.ops`): the one import cycle, declared in the import contracts.
+"""
+
+from .module import Module, Parameter, Sequential
+from .tensor import Function, Tensor, is_grad_enabled, no_grad
+
+__all__ = ["Function", "Module", "Parameter", "Sequential", "Tensor", "is_grad_enabled", "no_grad"]

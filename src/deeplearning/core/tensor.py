@@ -1,0 +1,461 @@
+"""The engine's data structures: `Tensor`, the graph node `Function`, and `no_grad`.
+
+A `Tensor` wraps an ndarray. When a `Function` (one operation) runs on tensors and at least one
+of them requires a gradient, the output remembers the function that made it (``creator``) and
+the function remembers its inputs: the graph is recorded as the computation runs. Walking it
+backwards from the output gives every gradient (see `backprop`)::
+
+    x (leaf) ──┐
+               Mul ──> y ──Sum──> loss          loss.creator is Sum, Sum.inputs is (y,),
+    w (leaf) ──┘                                y.creator is Mul, Mul.inputs is (x, w)
+
+References point from outputs to inputs only (a tensor holds its creator; a creator holds its
+inputs, and what it saved of its output as a bare array), so a graph has no reference cycles
+and is freed as soon as its last tensor is dropped.
+"""
+
+from __future__ import annotations
+
+import weakref
+from contextlib import ContextDecorator
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .types import Array
+from .validation import check_flag
+
+if TYPE_CHECKING:
+    from ..autograd.ops import Index
+
+
+class _GradMode:
+    """Whether operations record the graph now (`no_grad` turns it off)."""
+
+    enabled = True
+
+
+class grad_mode(ContextDecorator):  # noqa: N801  (lower case, as torch.set_grad_enabled)
+    """Record the graph (``enabled=True``) or not inside the block (or the decorated function);
+    restore the mode after."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._previous: list[bool] = []  # a stack: a decorated function may call itself
+
+    def __enter__(self) -> None:
+        self._previous.append(_GradMode.enabled)
+        _GradMode.enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._previous.pop()
+
+
+class no_grad(grad_mode):  # noqa: N801  (lower case, as torch.no_grad)
+    """Record no graph: as a context manager (``with no_grad(): ...``) or a decorator.
+
+    Inside, operations compute their outputs only: nothing is saved for a backward pass, so
+    evaluation is faster and takes less memory.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations record the graph now."""
+    return _GradMode.enabled
+
+
+def as_array(data: ArrayLike) -> Array:
+    """``data`` as an ndarray for a tensor: floating arrays keep their dtype (float64 stays
+    float64); Python numbers, lists, integers and booleans become float32, as in the layers."""
+    if isinstance(data, Tensor):
+        raise TypeError("expected an array, got a Tensor: use tensor.data or tensor.detach()")
+    array = real_numbers(data)
+    if array.dtype.kind == "f" and isinstance(data, (np.ndarray, np.generic)):
+        return array
+    return array.astype(np.float32)
+
+
+def real_numbers(data: ArrayLike) -> Array:
+    """``data`` as an ndarray of real numbers (floats, integers or booleans), as it is; a
+    TypeError for anything else: strings, None and other objects, complex numbers (whose
+    imaginary part a cast would drop), or ragged lists."""
+    try:
+        array = np.asarray(data)
+    except ValueError as error:  # ragged nested lists
+        raise TypeError(f"a Tensor holds a rectangular array of numbers: {error}") from None
+    if array.dtype.kind not in "fbiu":
+        raise TypeError(
+            f"a Tensor holds real numbers, but got dtype {array.dtype}. Convert the data first, "
+            "e.g. np.asarray(data, dtype=np.float32)."
+        )
+    return array
+
+
+Operand = Union["Tensor", ArrayLike]
+"""What an operation takes: a Tensor, or an array or number (a constant)."""
+
+Grad = Any
+"""A value in a backward formula: an ndarray in a first-order backward pass, a `Tensor` when
+the pass records its own graph (``create_graph=True``)."""
+
+
+class Tensor:
+    """An ndarray that can record the operations applied to it, to compute gradients.
+
+    Parameters
+    ----------
+    data : array_like
+        The value. Floating arrays keep their dtype (no copy); anything else becomes float32.
+    requires_grad : bool
+        Whether gradients with respect to this tensor are wanted: operations on it then record
+        the graph, and ``backward`` sets its ``.grad``.
+
+    Attributes
+    ----------
+    data : ndarray
+        The value.
+    grad : ndarray or None
+        d(output)/d(this tensor) after a ``backward`` (set, not accumulated; see
+        `backprop.backward`); None before, and always None for non-leaf tensors unless
+        `retain_grad` was called.
+    requires_grad : bool
+        Whether the graph is recorded through this tensor.
+    creator : Function or None
+        The operation that made this tensor; None for a leaf (a tensor made by the user).
+    """
+
+    __slots__ = ("__weakref__", "creator", "data", "grad", "requires_grad")
+    __array_ufunc__ = None  # ndarray (op) Tensor calls Tensor's reflected operator
+
+    data: Array
+    grad: Array | None
+    requires_grad: bool
+    creator: Function | None
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
+        self.data = as_array(data)
+        self.grad = None
+        check_flag(requires_grad, "requires_grad", "Tensor")
+        self.requires_grad = bool(requires_grad)
+        self.creator = None
+
+    @classmethod
+    def _made_by(cls, data: Array, creator: Function | None) -> Tensor:
+        """A tensor holding an operation's output (no conversion), in the graph if ``creator``."""
+        tensor = cls.__new__(cls)
+        tensor.data, tensor.grad = data, None
+        tensor.creator, tensor.requires_grad = creator, creator is not None
+        return tensor
+
+    # -- what it is ----------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a tensor the user made (no creator): ``backward`` sets leaves' ``.grad``."""
+        return self.creator is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python float."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a one-element tensor, this one has shape {self.shape}")
+        return float(self.data.reshape(()))
+
+    def numpy(self) -> Array:
+        """The value as an ndarray (the same memory, not a copy)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Array:
+        """``np.asarray(tensor)`` gives the data (as ``tensor.data``)."""
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def detach(self) -> Tensor:
+        """A new leaf tensor sharing this one's data, outside the graph."""
+        return Tensor._made_by(self.data, None)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` of a leaf in place; return the tensor."""
+        if not self.is_leaf:
+            raise RuntimeError(
+                "requires_grad can only be changed on a leaf tensor; this one was made by "
+                f"{type(self.creator).__name__}. Use .detach() to get a leaf."
+            )
+        check_flag(requires_grad, "requires_grad", "requires_grad_")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` at the next backward pass (a leaf
+        keeps it anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        if self.creator is not None:  # a weak reference: the node must not keep its output
+            self.creator.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether `retain_grad` was called on this non-leaf tensor."""
+        retained = self.creator.retained if self.creator is not None else None
+        return retained is not None and retained() is self
+
+    def backward(
+        self, grad: Operand | None = None, retain_graph: bool = False, create_graph: bool = False
+    ) -> None:
+        """Compute the gradient of this tensor with respect to every leaf that requires one,
+        and **set** each leaf's ``.grad`` to it. See `backprop.backward`."""
+        backprop.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extra = f", dtype={self.dtype}"
+        if self.creator is not None:
+            extra += f", creator={type(self.creator).__name__}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+    # -- operators (the operations are in ops.py) ----------------------------------------------
+    def __add__(self, other: Operand) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Operand) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Operand) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Operand) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Operand) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Operand) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Operand) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Operand) -> Tensor:
+        return ops.div(other, self)
+
+    def __pow__(self, other: Operand) -> Tensor:
+        return ops.pow(self, other)
+
+    def __rpow__(self, other: Operand) -> Tensor:
+        return ops.pow(other, self)
+
+    def __matmul__(self, other: Operand) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Operand) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, key: Index) -> Tensor:
+        return ops.getitem(self, key)
+
+    # Comparisons give plain boolean arrays and record nothing (they have no gradient).
+    def __lt__(self, other: Operand) -> Array:
+        result: Array = self.data < _value(other)
+        return result
+
+    def __le__(self, other: Operand) -> Array:
+        result: Array = self.data <= _value(other)
+        return result
+
+    def __gt__(self, other: Operand) -> Array:
+        result: Array = self.data > _value(other)
+        return result
+
+    def __ge__(self, other: Operand) -> Array:
+        result: Array = self.data >= _value(other)
+        return result
+
+    def __eq__(self, other: object) -> Array:  # type: ignore[override]
+        return self.data == _value(other)  # type: ignore[no-any-return]
+
+    def __ne__(self, other: object) -> Array:  # type: ignore[override]
+        return self.data != _value(other)  # type: ignore[no-any-return]
+
+    __hash__ = object.__hash__  # tensors are hashed by identity, as in PyTorch
+
+    # -- methods (as in PyTorch; each calls the function of the same name in ops) -------------
+    @property
+    def T(self) -> Tensor:
+        """The axes reversed (a matrix transposed), as ``ndarray.T``."""
+        return ops.transpose(self)
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return ops.clip(self, min, max)
+
+    def sum(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.mean(self, axis, keepdims)
+
+    def var(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.var(self, axis, keepdims)
+
+    def max(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.max(self, axis, keepdims)
+
+    def min(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.min(self, axis, keepdims)
+
+    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
+        return ops.reshape(self, *shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """The axes permuted: ``t.transpose(1, 0)`` or ``t.transpose((1, 0))``, as NumPy;
+        reversed without arguments."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return ops.transpose(self, axes or None)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, axis: ops.Axis = None) -> Tensor:
+        return ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return ops.unsqueeze(self, axis)
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        return ops.broadcast_to(self, shape)
+
+
+def _value(operand: object) -> Any:
+    return operand.data if isinstance(operand, Tensor) else operand
+
+
+class Function:
+    """One operation of the graph: it computes on arrays and knows its derivative.
+
+    A subclass defines
+
+    - ``forward(*arrays) -> array``: the value, from its inputs' arrays. It keeps nothing but,
+      where the derivative needs it, its output (`save_output`): the backward pass derives
+      everything else from the inputs, so that `release` frees every saved array;
+    - ``backward(gy) -> (gx_1, ..., gx_n)``: given the gradient of the loss with respect to the
+      output, the gradient with respect to each input (None where that input does not need
+      one). It is written with the operations of `ops`, which compute on arrays or record on
+      tensors: a first-order backward pass gives it arrays (``gy``, `args`, `output`), and a
+      pass with ``create_graph=True`` gives it tensors, so that the gradients it returns are
+      in a graph of their own and can be differentiated again.
+
+    Calling the function (``Mul()(x, y)``) runs ``forward`` and records the node if any input
+    requires a gradient and the graph is being recorded.
+    """
+
+    inputs: tuple[Tensor, ...] | None = None
+    """The input tensors while the node is in a graph; None once the graph was freed."""
+    _output: Array | None = None
+    retained: weakref.ref[Tensor] | None = None
+    """The output tensor, weakly, if it called `Tensor.retain_grad`."""
+
+    def __call__(self, *inputs: Tensor) -> Tensor:
+        y = self.forward(*[x.data for x in inputs])
+        if _GradMode.enabled:
+            for x in inputs:
+                if x.requires_grad:  # record the node
+                    self.inputs = inputs
+                    return Tensor._made_by(y, self)
+        return Tensor._made_by(y, None)
+
+    def forward(self, *xs: Any, **unused: Any) -> Array:
+        """The output array from the input arrays (one per input tensor)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        """The gradient for each input (None where not needed), from the output's ``gy``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    def save_output(self, y: Array) -> Array:
+        """Keep the output's array for ``backward`` (read it back with `output`); return it."""
+        self._output = y
+        return y
+
+    def output(self) -> Grad:
+        """The output, for ``backward`` formulas that use it (tanh' = 1 - y**2): its array, or,
+        when the backward pass records, a tensor made by this node, so that the recorded pass
+        differentiates through it. Only the array is kept, so no reference cycle forms."""
+        assert self._output is not None, f"{type(self).__name__}.forward did not save_output"
+        return Tensor._made_by(self._output, self) if _GradMode.enabled else self._output
+
+    def args(self) -> tuple[Grad, ...]:
+        """The inputs, for ``backward`` formulas: tensors when the backward pass records the
+        graph (``create_graph=True``), their arrays otherwise."""
+        inputs = self.saved_inputs()
+        return inputs if _GradMode.enabled else tuple([x.data for x in inputs])
+
+    def saved_inputs(self) -> tuple[Tensor, ...]:
+        """The inputs, or an error if a backward pass has already freed them."""
+        if self.inputs is None:
+            raise RuntimeError(
+                f"trying to backward through the graph a second time ({type(self).__name__}'s "
+                "saved arrays were freed after the first backward). Pass retain_graph=True to "
+                "the first backward() or grad() to keep them."
+            )
+        return self.inputs
+
+    def release(self) -> None:
+        """Free what was kept for ``backward`` (after a backward pass without retain_graph)."""
+        self.inputs = None
+        self._output = None
+
+    def label(self) -> str:
+        """The name shown in graph pictures."""
+        return type(self).__name__
+
+
+from ..autograd import backprop, ops  # noqa: E402  (both build on Tensor and Function, defined above)

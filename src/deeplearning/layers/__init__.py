@@ -1,0 +1,50 @@
+"""Path 1, the layers: modules that compute on arrays and whose backward passes are written by
+hand, one file per family, each opening with its maths.
+
+- `layer`: the contract (`Layer`: ``forward``, ``backward``, ``backward_params``) and
+  `Sequential`;
+- `linear`, `activation`, `conv`, `pooling`, `normalization`, `dropout`: the layers;
+- `loss`: `MSELoss` and `CrossEntropyLoss`, the start of every backward pass;
+- `models`: `TwoLayerMLP`, `MLP` and `LeNet5`;
+- `layer_check`: `check_layer`, a backward pass against numerical gradients.
+
+They stand on `deeplearning.core` alone; the engine (`deeplearning.autograd`) builds the same
+modules, with the same parameter names, from operations on tensors.
+"""
+
+from .activation import Elementwise, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .conv import Conv2d, Flatten
+from .dropout import Dropout
+from .layer import Layer, Sequential
+from .layer_check import check_layer
+from .linear import Linear
+from .loss import CrossEntropyLoss, MSELoss
+from .models import MLP, LeNet5, TwoLayerMLP
+from .normalization import BatchNorm1d, BatchNorm2d
+from .pooling import AvgPool2d, MaxPool2d
+
+__all__ = [
+    "MLP",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Elementwise",
+    "Flatten",
+    "Layer",
+    "LeNet5",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MSELoss",
+    "MaxPool2d",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "TwoLayerMLP",
+    "check_layer",
+]

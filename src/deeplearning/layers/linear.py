@@ -1,0 +1,79 @@
+"""The fully connected layer, `Linear`: ``y = x @ W + b``."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from ..core.init import he_normal
+from ..core.module import Parameter
+from ..core.types import RNG, Array
+from .layer import Layer
+
+
+class Linear(Layer):
+    """Fully connected layer: ``y = x @ W + b``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of each input and output sample.
+    rng : int, Generator or None
+        Seed or generator for the He (Kaiming) normal initialisation
+        ``W ~ N(0, 2 / in_features)`` (`he_normal`); ``b = 0``. None draws from NumPy's
+        global random state, so ``np.random.seed`` makes it repeatable.
+    dtype : dtype
+        float32 by default; float64 for gradient checks. The input is converted to it
+        (integers and booleans included); complex input is a TypeError.
+
+    Shapes: ``x`` (N, in_features) -> ``y`` (N, out_features); the parameters ``W``
+    (in_features, out_features) and ``b`` (out_features,), with their gradients in ``W.grad``
+    and ``b.grad``.
+
+    Backward, with ``dout = dL/dy``::
+
+        dL/dW = x.T @ dout        dL/db = sum over the batch of dout        dL/dx = dout @ W.T
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        rng: RNG = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.W = Parameter(he_normal(in_features, out_features, rng, dtype))
+        self.b = Parameter(np.zeros(out_features, dtype=dtype))
+        self._x: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        x = self.as_input(x, self.W.dtype)
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"Linear({self.in_features} -> {self.out_features}) expected input of shape "
+                f"(N, {self.in_features}) but got {x.shape}. Flatten each sample to "
+                f"{self.in_features} features, e.g. x.reshape(len(x), -1)."
+            )
+        self._x = x
+        out: Array = x @ self.W.data
+        out += self.b.data
+        return out
+
+    def backward_params(self, dout: Array) -> None:
+        x = self._saved(self._x)
+        dout = np.asarray(dout, dtype=self.W.dtype)
+        self._check_dout(dout, (x.shape[0], self.out_features))
+        np.matmul(x.T, dout, out=self.W.grad)
+        dout.sum(axis=0, out=self.b.grad)
+
+    def backward(self, dout: Array) -> Array:
+        self.backward_params(dout)
+        dx: Array = np.asarray(dout, dtype=self.W.dtype) @ self.W.data.T
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"

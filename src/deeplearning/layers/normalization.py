@@ -1,0 +1,114 @@
+"""Layers that behave differently in training and evaluation mode: `Dropout`, `BatchNorm1d`
+and `BatchNorm2d` (``layer.train()`` / ``layer.eval()``); and `DropoutBase` and `BatchNormBase`,
+what they hold on both paths. Their masks and running statistics use the kernels of
+`functional`, shared with the autograd path."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.bases import BatchNormBase
+from ..core.kernels import update_running_stats
+from ..core.types import Array
+from .layer import Layer
+
+
+class BatchNorm1d(BatchNormBase, Layer):
+    """Batch normalisation over the batch dimension of (N, C) inputs.
+
+    Training mode, with the batch's mean ``mu`` and biased variance ``var`` per feature::
+
+        x_hat = (x - mu) / sqrt(var + eps)          y = weight * x_hat + bias
+        running statistics updated by `functional.update_running_stats`
+
+    (PyTorch's conventions: ``momentum`` weighs the new value; the running variance is the
+    unbiased one.) Evaluation mode uses ``running_mean`` and ``running_var`` instead of the
+    batch's statistics, so a sample's output does not depend on its batch.
+
+    Backward in training mode (derived in phase1.md), with ``g = dout * weight``::
+
+        dL/dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps)
+        dL/dweight = sum(dout * x_hat)              dL/dbias = sum(dout)
+
+    Parameters: as `BatchNormBase`.
+    """
+
+    _x_hat: Array | None = None  # what forward keeps for backward
+    _inv_std: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        x = self.as_input(x, self.weight.dtype)
+        self.check_input(x.shape)
+        return self._normalize(x)
+
+    def backward(self, dout: Array) -> Array:
+        dout = np.asarray(dout, dtype=self.weight.dtype)
+        self._check_dout(dout, self._saved(self._x_hat).shape)
+        return self._normalize_backward(dout)
+
+    def _normalize(self, x: Array) -> Array:
+        """The forward pass on rows (M, C): each column normalised over the M rows."""
+        if self.training:
+            n = x.shape[0]
+            if n < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs more than one value per channel in training "
+                    "mode to estimate a variance; use a larger batch, or call model.eval() to "
+                    "predict."
+                )
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            update_running_stats(self.running_mean, self.running_var, mean, var, n, self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv_std = 1 / np.sqrt(var + self.eps)
+        x_hat = (x - mean) * inv_std
+        self._x_hat, self._inv_std = x_hat, inv_std
+        y: Array = x_hat * self.weight.data + self.bias.data
+        return y
+
+    def _normalize_backward(self, dout: Array) -> Array:
+        """The backward pass on rows (M, C), as `_normalize`."""
+        x_hat, inv_std = self._saved(self._x_hat), self._saved(self._inv_std)
+        np.sum(dout * x_hat, axis=0, out=self.weight.grad)
+        np.sum(dout, axis=0, out=self.bias.grad)
+        g = dout * self.weight.data
+        if not self.training:  # the statistics are constants: an affine map
+            dx: Array = g * inv_std
+            return dx
+        dx = (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)) * inv_std
+        return dx
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalisation of images (N, C, H, W), per channel: `BatchNorm1d`'s formulas with
+    each channel's statistics taken over N, H and W (its N H W values as the rows).
+
+    Parameters: as `BatchNormBase`. Shape: (N, C, H, W) -> the same.
+    """
+
+    image = True
+    _shape: tuple[int, ...] | None = None  # the last input's shape
+
+    def forward(self, x: Array) -> Array:
+        x = self.as_input(x, self.weight.dtype)
+        self.check_input(x.shape)
+        self._shape = x.shape
+        return _from_rows(self._normalize(_to_rows(x)), x.shape)
+
+    def backward(self, dout: Array) -> Array:
+        dout = np.asarray(dout, dtype=self.weight.dtype)
+        self._check_dout(dout, self._saved(self._shape))
+        return _from_rows(self._normalize_backward(_to_rows(dout)), dout.shape)
+
+
+def _to_rows(x: Array) -> Array:
+    """Images (N, C, H, W) as rows (N H W, C): one row per pixel, one column per channel."""
+    rows: Array = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+    return rows
+
+
+def _from_rows(rows: Array, shape: tuple[int, ...]) -> Array:
+    """The inverse of `_to_rows`, for images of ``shape``."""
+    n, c, h, w = shape
+    images: Array = rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    return images

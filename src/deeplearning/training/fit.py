@@ -1,0 +1,304 @@
+"""The training loop, shared by the command line and by users' scripts.
+
+One epoch, batch by batch::
+
+    loss, logits = batch_gradients(model, x_batch, y_batch, loss_fn)   # sets every .grad
+    optimizer.step()                                # updates every parameter in place
+
+`batch_gradients` is where the two paths differ, side by side; everything else here serves
+both.
+
+`fit` runs epochs and yields an `EpochStats` after each, so the caller decides what to print,
+save or plot::
+
+    for stats in fit(model, data, SGD(model.parameters(), lr=0.1), epochs=5, rng=0):
+        print(stats)
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ..autograd import functional as F
+from ..core.evaluation import evaluate
+from ..core.module import Module
+from ..core.tensor import Tensor
+from ..core.types import RNG, Array
+from ..core.validation import check_int, check_number, check_rng
+from ..data.datasets import Dataset, minibatches
+from ..layers import CrossEntropyLoss, Layer
+from ..optim import LRScheduler, Optimizer, clip_grad_norm
+
+DEFAULT_BLAS_THREADS = 1
+"""BLAS threads while training. A mini-batch's matrix products are small (64 x 784 x 128), so a
+second thread saves little on an idle core and costs much on a busy one: on the 2-core machine
+of the README, with a second process spinning on one core (``bench --busy``), TwoLayerMLP's
+epoch took 0.50-0.79 s on one thread and 1.50-2.56 s on two (runs minutes apart). A fixed
+number also keeps runs bit-for-bit reproducible: OpenBLAS's products round differently on one
+thread and on several."""
+
+
+@contextmanager
+def blas_threads(limit: int | None) -> Iterator[bool]:
+    """Limit the BLAS library's threads to ``limit`` inside the block (None: no limit).
+
+    Uses threadpoolctl (in the ``train`` extra); without it the block runs unchanged. Yields
+    whether the limit is in force.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if limit is None or threadpool_limits is None:
+        yield False
+        return
+    with threadpool_limits(limits=limit, user_api="blas"):
+        yield True
+
+
+DIVERGENCE_FACTOR = 100.0
+"""With the default cross-entropy loss, a batch loss above this many times the epoch's first
+loss (or chance level's, ``ln K`` for K classes, if that is larger) means training diverged,
+even if nothing is NaN yet. (Another loss, which may be near 0 or negative, is only checked
+for NaN and infinity.)"""
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss blew up (NaN, infinite, or `DIVERGENCE_FACTOR` times its start) or the weights
+    became NaN or infinite; the weights are no longer usable."""
+
+    def __init__(self, what: str, epoch: int, step: int, lr: float) -> None:
+        self.epoch, self.step = epoch, step
+        super().__init__(
+            f"{what} at epoch {epoch}, step {step}: training diverged. Try a lower learning "
+            f"rate than {lr:g} (for example {lr / 10:g})."
+        )
+
+
+@dataclass
+class EpochStats:
+    """What one epoch measured. Train metrics are means over the epoch's batches."""
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    test_acc: float
+    seconds: float
+    samples_per_second: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (
+            f"epoch {self.epoch:3d}  train loss {self.train_loss:.4f}  "
+            f"train acc {self.train_acc:.2%}  test acc {self.test_acc:.2%}  "
+            f"{self.seconds:.2f} s  {self.samples_per_second:,.0f} samples/s"
+        )
+
+
+def batch_gradients(model: Module, x: Array, y: Array, loss_fn: Any = None) -> tuple[float, Array]:
+    """Set every parameter's ``.grad`` for one batch; return the loss and the logits (N, C).
+
+    The one place where the two paths differ:
+
+    - a `Layer` model runs ``forward`` on arrays, the loss (a layer `CrossEntropyLoss` by
+      default), then its hand-written backward passes, ``backward_params(loss_fn.backward())``;
+    - a model on the engine runs ``forward`` on a `Tensor`, the loss (``F.cross_entropy`` by
+      default), then ``loss.backward()``, which walks the recorded graph.
+    """
+    if isinstance(model, Layer):
+        loss_fn = loss_fn if loss_fn is not None else CrossEntropyLoss()
+        logits = model.forward(x)
+        loss: float = loss_fn.forward(logits, y)
+        model.backward_params(loss_fn.backward())
+        return loss, logits
+    output = model(Tensor(x))
+    loss_tensor = (loss_fn or F.cross_entropy)(output, y)
+    loss_tensor.backward()
+    return loss_tensor.item(), output.data
+
+
+def train_epoch(
+    model: Module,
+    loss_fn: Any,
+    optimizer: Optimizer,
+    x: Array,
+    y: Array,
+    *,
+    batch_size: int = 64,
+    rng: RNG = None,
+    scheduler: LRScheduler | None = None,
+    clip_grad: float | None = None,
+    epoch: int = 1,
+    progress: bool = False,
+) -> tuple[float, float]:
+    """Train for one pass over ``(x, y)`` in shuffled mini-batches.
+
+    With ``clip_grad``, the gradients' global norm is clipped to it before each step; after
+    each optimizer step, ``scheduler.step()`` sets the next step's learning rate.
+
+    Returns
+    -------
+    (float, float)
+        The mean loss and the accuracy over the epoch's batches (measured during training).
+
+    Raises
+    ------
+    ValueError
+        If there are no samples, ``x`` and ``y`` differ in length, or ``batch_size < 1``.
+    TrainingDivergedError
+        As soon as a batch's loss is NaN, infinite or above `DIVERGENCE_FACTOR` times the
+        epoch's first loss and chance level's (before the bad step is applied), or at the end
+        of the epoch if any weight is NaN or infinite.
+    """
+    if len(x) == 0:
+        raise ValueError("train_epoch needs at least one sample, got an empty data set")
+    model.train()
+    total_loss, correct = 0.0, 0
+    limit = math.inf
+    bar = _progress_bar(len(x), epoch) if progress else None
+    for step, (x_batch, y_batch) in enumerate(minibatches(x, y, batch_size, rng=rng), 1):
+        loss, logits = batch_gradients(model, x_batch, y_batch, loss_fn)
+        if step == 1 and loss_fn is None and logits.ndim == 2 and logits.shape[1] > 1:
+            # the default cross-entropy: positive, and ln K at chance level
+            limit = DIVERGENCE_FACTOR * max(loss, math.log(logits.shape[1]))
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(f"the loss became {loss}", epoch, step, optimizer.lr)
+        if loss > limit:
+            raise TrainingDivergedError(
+                f"the loss reached {loss:.3g}, over {DIVERGENCE_FACTOR:g} times its start",
+                epoch, step, optimizer.lr,
+            )  # fmt: skip
+        if clip_grad is not None:
+            clip_grad_norm(model.parameters(), clip_grad)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total_loss += loss * len(y_batch)
+        correct += int(np.count_nonzero(logits.argmax(axis=1) == y_batch))
+        if bar is not None:
+            bar.update(len(y_batch))
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{total_loss / bar.n:.4f}", refresh=False)
+    if bar is not None:
+        bar.close()
+    if not all(np.isfinite(param.data).all() for param in model.parameters()):
+        raise TrainingDivergedError("the weights became infinite or NaN", epoch, step, optimizer.lr)
+    return total_loss / len(x), correct / len(x)
+
+
+def fit(
+    model: Module,
+    data: Dataset,
+    optimizer: Optimizer,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    rng: RNG = None,
+    scheduler: LRScheduler | None = None,
+    clip_grad: float | None = None,
+    loss_fn: Any = None,
+    progress: bool = False,
+    start_epoch: int = 1,
+    threads: int | None = DEFAULT_BLAS_THREADS,
+) -> Iterator[EpochStats]:
+    """Train ``model`` on ``data.x_train`` and yield `EpochStats` after each epoch.
+
+    Parameters
+    ----------
+    model : Module
+        Maps (N, features) to (N, classes) logits; a `Layer` model or one on the autograd
+        engine.
+    data : Dataset
+        Train and test arrays; test accuracy is measured after every epoch.
+    optimizer : Optimizer
+        Built on ``model.parameters()``.
+    epochs : int
+        The last epoch to run (epochs are numbered from 1).
+    batch_size : int
+        Samples per step; the last batch of an epoch may be smaller.
+    rng : int, Generator or None
+        The shuffling order; the same seed gives the same run.
+    scheduler : LRScheduler, optional
+        Sets the learning rate after every step.
+    clip_grad : float, optional
+        Clip the gradients' global norm to this before every step.
+    loss_fn : optional
+        The model's path's loss (a layer `CrossEntropyLoss`, or a function of a logits tensor
+        and labels); cross-entropy by default.
+    progress : bool
+        Show a progress bar per epoch (tqdm, on a terminal only).
+    start_epoch : int
+        The first epoch's number, when resuming.
+    threads : int or None
+        BLAS threads during each epoch (see `DEFAULT_BLAS_THREADS`); None leaves BLAS alone.
+
+    Raises
+    ------
+    ValueError or TypeError
+        Before the first epoch, for an argument out of its range or of the wrong type, or
+        data without training or test samples, or with test labels of another length.
+    """
+    _check_fit(data, epochs, start_epoch, batch_size, clip_grad, threads, rng)
+    generator = np.random.default_rng(rng)
+    for epoch in range(start_epoch, epochs + 1):
+        with blas_threads(threads):
+            start = time.perf_counter()
+            train_loss, train_acc = train_epoch(
+                model, loss_fn, optimizer, data.x_train, data.y_train, batch_size=batch_size,
+                rng=generator, scheduler=scheduler, clip_grad=clip_grad, epoch=epoch,
+                progress=progress,
+            )  # fmt: skip
+            seconds = time.perf_counter() - start
+            test_acc = evaluate(model, data.x_test, data.y_test)
+        yield EpochStats(
+            epoch, train_loss, train_acc, test_acc, seconds, len(data.x_train) / seconds
+        )
+
+
+def _check_fit(
+    data: Dataset,
+    epochs: int,
+    start_epoch: int,
+    batch_size: int,
+    clip_grad: float | None,
+    threads: int | None,
+    rng: RNG,
+) -> None:
+    """`fit`'s arguments, checked before any work (each epoch would otherwise find its own
+    fault only when it came to it: empty test data after a whole epoch of training)."""
+    for name, value in (("epochs", epochs), ("start_epoch", start_epoch),
+                        ("batch_size", batch_size)):  # fmt: skip
+        check_int(value, name, "fit")
+    if threads is not None:
+        check_int(threads, "threads", "fit")
+    if clip_grad is not None:
+        check_number(clip_grad, "clip_grad", "fit", low=0, low_open=True, example="clip_grad=1.0")
+    check_rng(rng)
+    for part in ("train", "test"):
+        x, y = getattr(data, f"x_{part}"), getattr(data, f"y_{part}")
+        if len(x) == 0 or len(x) != len(y):
+            raise ValueError(
+                f"fit needs {part} samples with one label each, got {len(x)} samples and "
+                f"{len(y)} labels"
+            )
+
+
+def _progress_bar(total: int, epoch: int) -> Any:
+    """A tqdm bar counting samples, or None without tqdm or without a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=f"epoch {epoch}", unit=" samples", unit_scale=True, leave=False)
