@@ -1019,7 +1019,7 @@ def test_to_dot_names_operations_parameters_and_shapes() -> None:
     text = to_dot(loss, params=dict(model.named_parameters()))
     assert text.startswith("digraph")
     assert text.rstrip().endswith("}")
-    for op in ("Linear", "ReLU", "LogSoftmax", "NLLLoss"):
+    for op in ("LinearFn", "ReLUFn", "LogSoftmaxFn", "NLLLoss"):
         assert op in text, op
     for name, shape in [("fc1.W", "(4, 8)"), ("fc1.b", "(8,)"), ("fc2.W", "(8, 3)")]:
         assert f"{name}\\n{shape}" in text, name
@@ -1051,7 +1051,7 @@ def test_plot_graph_writes_svg(tmp_path: Path) -> None:
     assert path == tmp_path / "g.svg"
     svg = path.read_text()
     assert "<svg" in svg
-    assert "Linear" in svg
+    assert "LinearFn" in svg
     assert "fc1.W" in svg
 
 

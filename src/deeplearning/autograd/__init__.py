@@ -11,9 +11,11 @@ differentiation of the recorded graph (`backward`, `grad`), to any order.
     y = (x.tanh() * 2).sum()
     y.backward()                   # x.grad: dy/dx, an ndarray of shape (3, 4)
 
-Where things are: `tensor` (Tensor, Function, no_grad), `ops` (each operation with its
-backward), `backprop` (topological order, backward, grad), `functional`, `nn`, `graph`
-(Graphviz pictures) and `gradcheck` (numerical checks of first and second order).
+Where things are: `core.tensor` (Tensor, Function, no_grad, shared with the layers'
+parameters); the operations, each with its backward, in `shapes`, `arithmetic`, `elementwise`,
+`reductions`, `log_likelihood` and `convolution` (`ops`: how they are applied); `backprop`
+(topological order, backward, grad); `functional`, `nn`, `graph` (Graphviz pictures) and
+`gradcheck` (numerical checks of first and second order).
 """
 
 from ..core.tensor import Function, Tensor, is_grad_enabled, no_grad

@@ -1,4 +1,5 @@
-"""The engine's convolution and pooling, on the kernels the layers use (`deeplearning.convolution`).
+"""The engine's convolution and pooling, on the kernels the layers use
+(`deeplearning.core.windows`).
 
 Two linear operations carry them, each the other's adjoint, so each one's backward is the
 other and any order of derivative follows:
@@ -7,9 +8,8 @@ other and any order of derivative follows:
 - `fold`: windows added back onto the pixels they were read from (the reverse shape).
 
 Then ``conv2d`` is a matrix product of the weights with the windows laid out as columns
-(im2col),
-``avg_pool2d`` is the mean over each window, and ``max_pool2d`` is an operation of its own
-whose backward sends each window's gradient to its first maximum, through `fold`.
+(im2col), ``avg_pool2d`` is the mean over each window, and ``max_pool2d`` is an operation of
+its own whose backward sends each window's gradient to its first maximum, through `fold`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from ..core.windows import (
     sliding_windows,
     window_max,
 )
-from .ops import _lift, _operand, _run, mean, reshape, transpose
+from .ops import _lift, _operand, _run
+from .reductions import mean
+from .shapes import reshape, transpose
 
 
 class Windows(Function):
@@ -46,6 +48,13 @@ class Windows(Function):
         return (fold(gy, (size[0], size[1]), self.stride, self.padding),)
 
 
+def windows(
+    x: Operand, kernel: Pair, stride: Pair = (1, 1), padding: Pair = (0, 0), fill: float = 0.0
+) -> Tensor:
+    """Every ``kernel``-sized window of images x (N, C, H, W): (N, C, OH, OW, kh, kw)."""
+    return _run(Windows(kernel, stride, padding, fill), _images(x))
+
+
 class Fold(Function):
     """``y = fold_windows(g)``: windows (N, C, OH, OW, kh, kw) summed onto images of ``size``;
     its gradient is ``windows(gy)`` (the adjoint)."""
@@ -59,35 +68,6 @@ class Fold(Function):
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
         kernel = self.saved_inputs()[0].shape[4:]
         return (windows(gy, (kernel[0], kernel[1]), self.stride, self.padding),)
-
-
-class MaxPool2d(Function):
-    """``y`` = the maximum of each window (padding is -inf); ``gx = fold(gy * mask)``, the mask
-    marking each window's first maximum (as PyTorch; constant, so the gradient is linear in
-    ``gy``)."""
-
-    def __init__(self, kernel: Pair, stride: Pair, padding: Pair) -> None:
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-
-    def forward(self, x: Array) -> Array:
-        return self.save_output(window_max(self._windows(x)))
-
-    def backward(self, gy: Grad) -> tuple[Grad, ...]:
-        x = self.saved_inputs()[0]
-        assert self._output is not None
-        mask = first_max_mask(self._windows(x.data), self._output)
-        spread = reshape(gy, (*gy.shape, 1, 1)) * mask
-        return (fold(spread, (x.shape[2], x.shape[3]), self.stride, self.padding),)
-
-    def _windows(self, x: Array) -> Array:
-        return sliding_windows(x, self.kernel, self.stride, self.padding, -np.inf)
-
-
-def windows(
-    x: Operand, kernel: Pair, stride: Pair = (1, 1), padding: Pair = (0, 0), fill: float = 0.0
-) -> Tensor:
-    """Every ``kernel``-sized window of images x (N, C, H, W): (N, C, OH, OW, kh, kw)."""
-    return _run(Windows(kernel, stride, padding, fill), _images(x))
 
 
 def fold(g: Operand, size: tuple[int, int], stride: Pair, padding: Pair) -> Tensor:
@@ -128,12 +108,34 @@ def conv2d(
     return transpose(reshape(y, (out_channels, n, oh, ow)), (1, 0, 2, 3))
 
 
+class MaxPool2dFn(Function):
+    """``y`` = the maximum of each window (padding is -inf); ``gx = fold(gy * mask)``, the mask
+    marking each window's first maximum (as PyTorch; constant, so the gradient is linear in
+    ``gy``)."""
+
+    def __init__(self, kernel: Pair, stride: Pair, padding: Pair) -> None:
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(window_max(self._windows(x)))
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        x = self.saved_inputs()[0]
+        assert self._output is not None
+        mask = first_max_mask(self._windows(x.data), self._output)
+        spread = reshape(gy, (*gy.shape, 1, 1)) * mask
+        return (fold(spread, (x.shape[2], x.shape[3]), self.stride, self.padding),)
+
+    def _windows(self, x: Array) -> Array:
+        return sliding_windows(x, self.kernel, self.stride, self.padding, -np.inf)
+
+
 def max_pool2d(
     x: Operand, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0
 ) -> Tensor:
     """The maximum of each window (stride: the window by default), as PyTorch's."""
     kernel, step, pad = pool_window(kernel_size, stride, padding)
-    return _run(MaxPool2d(kernel, step, pad), _images(x))
+    return _run(MaxPool2dFn(kernel, step, pad), _images(x))
 
 
 def avg_pool2d(

@@ -1,10 +1,12 @@
-"""Functions on tensors, as ``torch.nn.functional``: every operation of `ops`, and the pieces
-of networks built from them (``linear``, ``softmax``, ``cross_entropy``, ``dropout``,
-``batch_norm``, ``conv2d``, ``max_pool2d``, ...). Import as
+"""Functions on tensors, as ``torch.nn.functional``: every operation (`shapes`, `arithmetic`,
+`elementwise`, `reductions`, `log_likelihood`, `convolution`), and the pieces of networks built
+from them (``linear``, ``softmax``, ``cross_entropy``, ``dropout``, ``batch_norm``,
+``conv2d``, ``max_pool2d``, ...). Import as
 ``from deeplearning.autograd import functional as F``.
 
 Most are compositions of operations, so their backward passes come for free; `log_softmax`
-and `nll_loss` are operations of their own, using the stable kernels the layers use.
+and `nll_loss` are operations of their own (in `log_likelihood`), using the stable kernels the
+layers use.
 """
 
 from __future__ import annotations
@@ -22,47 +24,35 @@ from ..core.validation import (
     check_flag,
     check_targets,
 )
-from .convolution import avg_pool2d, conv2d, max_pool2d
-from .ops import (
-    LogSoftmax,
-    NLLLoss,
-    Softmax,
-    _operand,
-    abs,
+from .arithmetic import (
     add,
-    broadcast_to,
-    clip,
-    concatenate,
     div,
-    exp,
-    flatten,
-    getitem,
-    leaky_relu,
     linear,
-    log,
     matmul,
-    max,
     maximum,
-    mean,
-    min,
     minimum,
     mul,
     neg,
     pow,
-    relu,
+    sub,
+    where,
+)
+from .convolution import avg_pool2d, conv2d, max_pool2d
+from .elementwise import abs, clip, exp, leaky_relu, log, relu, sigmoid, sqrt, tanh
+from .log_likelihood import NLLLoss, log_softmax, nll_loss, softmax
+from .ops import _operand
+from .reductions import max, mean, min, sum, var
+from .shapes import (
+    broadcast_to,
+    concatenate,
+    flatten,
+    getitem,
     reshape,
-    sigmoid,
-    sqrt,
     squeeze,
     stack,
-    sub,
-    sum,
     sum_to,
-    tanh,
     transpose,
     unsqueeze,
-    var,
-    where,
 )
 
 __all__ = [
@@ -112,23 +102,6 @@ __all__ = [
     "var",
     "where",
 ]
-
-
-def softmax(x: Operand, axis: int = -1) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``axis``, computed stably."""
-    return Softmax(axis)(_operand(x))
-
-
-def log_softmax(x: Operand, axis: int = -1) -> Tensor:
-    """``log(softmax(x))`` along ``axis``, computed stably (log-sum-exp)."""
-    return LogSoftmax(axis)(_operand(x))
-
-
-def nll_loss(log_probs: Operand, target: ArrayLike) -> Tensor:
-    """Mean negative log-likelihood of ``log_probs`` (N, C): class labels (N,) or class
-    probabilities (N, C) as target."""
-    log_probs = _operand(log_probs)
-    return NLLLoss(check_targets("nll_loss", log_probs.data, target))(log_probs)
 
 
 def cross_entropy(logits: Operand, target: ArrayLike) -> Tensor:

@@ -20,7 +20,7 @@ from ..core.finite_differences import numerical_gradient, relative_error
 from ..core.tensor import Tensor, grad_mode
 from ..core.types import RNG, Array
 from .backprop import grad
-from .ops import sum as sum_
+from .reductions import sum as sum_
 
 TensorFunction = Callable[..., Tensor]
 

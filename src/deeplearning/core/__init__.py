@@ -13,8 +13,9 @@
 - `validation`: one checker per kind of argument; `types`: the shared type aliases;
   `atomic`: writing files without leaving half of one behind.
 
-Nothing here imports either path, except `tensor`, whose operators are the engine's operations
-(`deeplearning.autograd.ops`): the one import cycle, declared in the import contracts.
+Nothing here imports either path, except `tensor`, whose operators (``+``, ``@``, ``.sum()``,
+``.backward()``) are the engine's operations (`deeplearning.autograd.arithmetic`, ...): the one
+import cycle, declared in the import contracts.
 """
 
 from .module import Module, Parameter, Sequential

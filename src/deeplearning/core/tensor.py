@@ -27,7 +27,7 @@ from .types import Array
 from .validation import check_flag
 
 if TYPE_CHECKING:
-    from ..autograd.ops import Index
+    from ..autograd.ops import Axis, Index
 
 
 class _GradMode:
@@ -235,51 +235,51 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
-    # -- operators (the operations are in ops.py) ----------------------------------------------
+    # -- operators (the operations are in autograd: arithmetic, shapes) ------------------------
     def __add__(self, other: Operand) -> Tensor:
-        return ops.add(self, other)
+        return arithmetic.add(self, other)
 
     def __radd__(self, other: Operand) -> Tensor:
-        return ops.add(other, self)
+        return arithmetic.add(other, self)
 
     def __sub__(self, other: Operand) -> Tensor:
-        return ops.sub(self, other)
+        return arithmetic.sub(self, other)
 
     def __rsub__(self, other: Operand) -> Tensor:
-        return ops.sub(other, self)
+        return arithmetic.sub(other, self)
 
     def __mul__(self, other: Operand) -> Tensor:
-        return ops.mul(self, other)
+        return arithmetic.mul(self, other)
 
     def __rmul__(self, other: Operand) -> Tensor:
-        return ops.mul(other, self)
+        return arithmetic.mul(other, self)
 
     def __truediv__(self, other: Operand) -> Tensor:
-        return ops.div(self, other)
+        return arithmetic.div(self, other)
 
     def __rtruediv__(self, other: Operand) -> Tensor:
-        return ops.div(other, self)
+        return arithmetic.div(other, self)
 
     def __pow__(self, other: Operand) -> Tensor:
-        return ops.pow(self, other)
+        return arithmetic.pow(self, other)
 
     def __rpow__(self, other: Operand) -> Tensor:
-        return ops.pow(other, self)
+        return arithmetic.pow(other, self)
 
     def __matmul__(self, other: Operand) -> Tensor:
-        return ops.matmul(self, other)
+        return arithmetic.matmul(self, other)
 
     def __rmatmul__(self, other: Operand) -> Tensor:
-        return ops.matmul(other, self)
+        return arithmetic.matmul(other, self)
 
     def __neg__(self) -> Tensor:
-        return ops.neg(self)
+        return arithmetic.neg(self)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __getitem__(self, key: Index) -> Tensor:
-        return ops.getitem(self, key)
+        return shapes.getitem(self, key)
 
     # Comparisons give plain boolean arrays and record nothing (they have no gradient).
     def __lt__(self, other: Operand) -> Array:
@@ -306,72 +306,72 @@ class Tensor:
 
     __hash__ = object.__hash__  # tensors are hashed by identity, as in PyTorch
 
-    # -- methods (as in PyTorch; each calls the function of the same name in ops) -------------
+    # -- methods (as in PyTorch; each calls the operation of the same name) --------------------
     @property
     def T(self) -> Tensor:
         """The axes reversed (a matrix transposed), as ``ndarray.T``."""
-        return ops.transpose(self)
+        return shapes.transpose(self)
 
     def exp(self) -> Tensor:
-        return ops.exp(self)
+        return elementwise.exp(self)
 
     def log(self) -> Tensor:
-        return ops.log(self)
+        return elementwise.log(self)
 
     def sqrt(self) -> Tensor:
-        return ops.sqrt(self)
+        return elementwise.sqrt(self)
 
     def abs(self) -> Tensor:
-        return ops.abs(self)
+        return elementwise.abs(self)
 
     def tanh(self) -> Tensor:
-        return ops.tanh(self)
+        return elementwise.tanh(self)
 
     def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
+        return elementwise.sigmoid(self)
 
     def relu(self) -> Tensor:
-        return ops.relu(self)
+        return elementwise.relu(self)
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
-        return ops.clip(self, min, max)
+        return elementwise.clip(self, min, max)
 
-    def sum(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis, keepdims)
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return reductions.sum(self, axis, keepdims)
 
-    def mean(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.mean(self, axis, keepdims)
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return reductions.mean(self, axis, keepdims)
 
-    def var(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.var(self, axis, keepdims)
+    def var(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return reductions.var(self, axis, keepdims)
 
-    def max(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.max(self, axis, keepdims)
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return reductions.max(self, axis, keepdims)
 
-    def min(self, axis: ops.Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.min(self, axis, keepdims)
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return reductions.min(self, axis, keepdims)
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
-        return ops.reshape(self, *shape)
+        return shapes.reshape(self, *shape)
 
     def transpose(self, *axes: Any) -> Tensor:
         """The axes permuted: ``t.transpose(1, 0)`` or ``t.transpose((1, 0))``, as NumPy;
         reversed without arguments."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return ops.transpose(self, axes or None)
+        return shapes.transpose(self, axes or None)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        return ops.flatten(self, start_dim, end_dim)
+        return shapes.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, axis: ops.Axis = None) -> Tensor:
-        return ops.squeeze(self, axis)
+    def squeeze(self, axis: Axis = None) -> Tensor:
+        return shapes.squeeze(self, axis)
 
     def unsqueeze(self, axis: int) -> Tensor:
-        return ops.unsqueeze(self, axis)
+        return shapes.unsqueeze(self, axis)
 
     def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
-        return ops.broadcast_to(self, shape)
+        return shapes.broadcast_to(self, shape)
 
 
 def _value(operand: object) -> Any:
@@ -388,10 +388,11 @@ class Function:
       everything else from the inputs, so that `release` frees every saved array;
     - ``backward(gy) -> (gx_1, ..., gx_n)``: given the gradient of the loss with respect to the
       output, the gradient with respect to each input (None where that input does not need
-      one). It is written with the operations of `ops`, which compute on arrays or record on
-      tensors: a first-order backward pass gives it arrays (``gy``, `args`, `output`), and a
-      pass with ``create_graph=True`` gives it tensors, so that the gradients it returns are
-      in a graph of their own and can be differentiated again.
+      one). It is written with the engine's operations (`deeplearning.autograd.ops` says where
+      they are), which compute on arrays or record on tensors: a first-order backward pass
+      gives it arrays (``gy``, `args`, `output`), and a pass with ``create_graph=True`` gives
+      it tensors, so that the gradients it returns are in a graph of their own and can be
+      differentiated again.
 
     Calling the function (``Mul()(x, y)``) runs ``forward`` and records the node if any input
     requires a gradient and the graph is being recorded.
@@ -458,4 +459,10 @@ class Function:
         return type(self).__name__
 
 
-from ..autograd import backprop, ops  # noqa: E402  (both build on Tensor and Function, defined above)
+from ..autograd import (  # noqa: E402  (all build on Tensor and Function, defined above)
+    arithmetic,
+    backprop,
+    elementwise,
+    reductions,
+    shapes,
+)

@@ -1,0 +1,188 @@
+"""Elementwise functions of one tensor, ``y = f(x)``. The gradient is ``gx = gy * f'(x)``,
+with ``f'`` written from ``x`` or, where that is simpler, from the saved output ``y``:
+
+- ``exp``: ``f' = y``; ``log``: ``f' = 1 / x``; ``sqrt``: ``f' = 1 / (2 y)``;
+- ``abs``: ``f' = sign(x)`` (0 at x = 0, as PyTorch);
+- ``tanh``: ``f' = 1 - y**2``; ``sigmoid``, ``y = 1 / (1 + exp(-x))``: ``f' = y (1 - y)``;
+- ``relu``, ``y = max(x, 0)``: ``f' = [x > 0]``; ``leaky_relu``, ``y = x`` for x > 0 and
+  ``slope * x`` otherwise: ``f' = 1`` or ``slope``;
+- ``clip(x, low, high)``: ``f' = 1`` where low <= x <= high, else 0 (as PyTorch's clamp).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..core import kernels
+from ..core.tensor import Function, Grad, Operand, Tensor
+from ..core.types import Array
+from ..core.validation import check_number
+from .ops import _run
+
+
+class Exp(Function):
+    """``y = exp(x)``; ``gx = gy * y``."""
+
+    def forward(self, x: Array) -> Array:
+        with np.errstate(under="ignore"):  # exp(-1000) = 0 is the exact float answer
+            return self.save_output(np.exp(x))
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        return (gy * self.output(),)
+
+
+def exp(x: Operand) -> Tensor:
+    """``e ** x``."""
+    return _run(Exp(), x)
+
+
+class Log(Function):
+    """``y = log(x)``; ``gx = gy / x``."""
+
+    def forward(self, x: Array) -> Array:
+        return np.log(x)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        return (gy / self.args()[0],)
+
+
+def log(x: Operand) -> Tensor:
+    """Natural logarithm."""
+    return _run(Log(), x)
+
+
+class Sqrt(Function):
+    """``y = sqrt(x)``; ``gx = gy / (2 y)``."""
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(np.sqrt(x))
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        return (gy / (self.output() * 2),)
+
+
+def sqrt(x: Operand) -> Tensor:
+    """Square root."""
+    return _run(Sqrt(), x)
+
+
+class Abs(Function):
+    """``y = |x|``; ``gx = gy * sign(x)`` (0 at x = 0, as PyTorch)."""
+
+    def forward(self, x: Array) -> Array:
+        return np.abs(x)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        return (gy * np.sign(self.saved_inputs()[0].data),)
+
+
+def abs(x: Operand) -> Tensor:
+    """``|x|``."""
+    return _run(Abs(), x)
+
+
+class TanhFn(Function):
+    """``y = tanh(x)``; ``gx = gy * (1 - y**2)``."""
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(np.tanh(x))
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        y = self.output()
+        return (gy * (1 - y * y),)
+
+
+def tanh(x: Operand) -> Tensor:
+    """Hyperbolic tangent."""
+    return _run(TanhFn(), x)
+
+
+class SigmoidFn(Function):
+    """``y = 1 / (1 + exp(-x))`` (the stable kernel shared with the layer); ``gx = gy y (1-y)``."""
+
+    def forward(self, x: Array) -> Array:
+        return self.save_output(kernels.sigmoid(x))
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        y = self.output()
+        return (gy * y * (1 - y),)
+
+
+def sigmoid(x: Operand) -> Tensor:
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, stable for inputs of any size."""
+    return _run(SigmoidFn(), x)
+
+
+class ReLUFn(Function):
+    """``y = max(x, 0)``; ``gx = gy * [x > 0]``."""
+
+    def forward(self, x: Array) -> Array:
+        return np.maximum(x, 0)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        return (gy * (self.saved_inputs()[0].data > 0),)
+
+
+def relu(x: Operand) -> Tensor:
+    """``max(x, 0)``."""
+    return _run(ReLUFn(), x)
+
+
+class LeakyReLUFn(Function):
+    """``y = x`` for x > 0, ``slope * x`` otherwise; ``gx = gy * (1 or slope)``."""
+
+    def __init__(self, negative_slope: float) -> None:
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Array) -> Array:
+        return x * kernels.leaky_relu_slope(x, self.negative_slope)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        x = self.saved_inputs()[0].data
+        return (gy * kernels.leaky_relu_slope(x, self.negative_slope),)
+
+
+def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Tensor:
+    """``x`` for x > 0, ``negative_slope * x`` otherwise."""
+    check_number(negative_slope, "negative_slope", "leaky_relu", example="negative_slope=0.01")
+    return _run(LeakyReLUFn(negative_slope), x)
+
+
+class Clip(Function):
+    """``y = clip(x, low, high)``; ``gx = gy`` where low <= x <= high, else 0 (as PyTorch's
+    clamp)."""
+
+    def __init__(self, low: float | None, high: float | None) -> None:
+        self.low, self.high = low, high
+
+    def forward(self, x: Array) -> Array:
+        return np.clip(x, self.low, self.high)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        x = self.saved_inputs()[0].data
+        inside = np.ones(x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        return (gy * inside,)
+
+
+def clip(x: Operand, min: float | None = None, max: float | None = None) -> Tensor:
+    """``x`` limited to [min, max] (either may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip needs min or max (or both)")
+    bounds: tuple[tuple[str, object], ...] = (("min", min), ("max", max))  # whatever came
+    for name, bound in bounds:
+        if bound is None:
+            continue
+        if isinstance(bound, bool) or not isinstance(bound, numbers.Real):
+            raise TypeError(f"clip: {name} must be a number or None, got {bound!r}")
+        if math.isnan(bound):
+            raise ValueError(f"clip: {name} must not be NaN")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
+    return _run(Clip(min, max), x)
