@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from deeplearning.data.datasets import locate
+from deeplearning.data.registry import locate
 
 # In CI the random examples are derived from each test's name, so a run can be repeated
 # exactly; locally they vary from run to run, to keep finding new cases.

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deeplearning.bench.mlp import INK, busy_core, synthetic_mnist
+from deeplearning.bench.busy import busy_core
+from deeplearning.bench.synthetic import INK, synthetic_mnist
 from deeplearning.losses import CrossEntropyLoss
 from deeplearning.mnist_mlp import TwoLayerMLP
 from deeplearning.optim import SGD
@@ -97,7 +98,7 @@ def _running(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
 def test_the_spinner_ends_when_the_benchmark_is_killed_outright() -> None:
     code = (
-        "import time\nfrom deeplearning.bench.mlp import busy_core\n"
+        "import time\nfrom deeplearning.bench.busy import busy_core\n"
         "with busy_core() as spinner:\n    print(spinner.pid, flush=True)\n    time.sleep(60)\n"
     )
     benchmark = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

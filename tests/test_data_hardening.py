@@ -25,19 +25,11 @@ import numpy as np
 import pytest
 
 from deeplearning.core.atomic import STALE_TEMPORARY_S
-from deeplearning.data import datasets
-from deeplearning.data.datasets import (
-    DATASETS,
-    ChecksumError,
-    DatasetInfo,
-    DatasetNotFoundError,
-    DownloadSizeError,
-    LabelError,
-    download_dataset,
-    load_mnist,
-    locate,
-)
+from deeplearning.data import download
+from deeplearning.data.datasets import LabelError, load_mnist
+from deeplearning.data.download import ChecksumError, DownloadSizeError, download_dataset
 from deeplearning.data.idx import MAX_DATA_BYTES, IDXFormatError, parse_idx, read_idx
+from deeplearning.data.registry import DATASETS, DatasetInfo, DatasetNotFoundError, locate
 
 from conftest import write_fake_dataset
 
@@ -330,7 +322,7 @@ def test_a_download_stops_at_the_files_size(
         info = DATASETS["tiny"]
         unsized = DatasetInfo(info.name, info.mirrors, info.sha256, info.classes)
         monkeypatch.setitem(DATASETS, "tiny", unsized)
-        monkeypatch.setattr(datasets, "MAX_DOWNLOAD_BYTES", 4096)
+        monkeypatch.setattr(download, "MAX_DOWNLOAD_BYTES", 4096)
     n = DATASETS["tiny"].sizes.get(FILES[0], 4096)
     responses: list[EndlessResponse] = []
 
@@ -338,7 +330,7 @@ def test_a_download_stops_at_the_files_size(
         responses.append(respond(n))
         return responses[-1]
 
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(download.urllib.request, "urlopen", urlopen)
     root = tmp_path / "new" / "data"
     with pytest.raises(DatasetNotFoundError) as caught:
         download_dataset("tiny", root, mirrors=["https://mirror.invalid/"])
@@ -354,7 +346,7 @@ def test_a_download_stops_at_the_files_size(
     (tmp_path / "kept").mkdir()
     with pytest.raises(error, match=rf"^{re.escape(FILES[0])}: {text}"):
         size = DATASETS["tiny"].sizes.get(FILES[0])
-        datasets._fetch("https://x.invalid/", tmp_path / "kept" / FILES[0], "0" * 64, 1.0, size)
+        download._fetch("https://x.invalid/", tmp_path / "kept" / FILES[0], "0" * 64, 1.0, size)
     assert not any((tmp_path / "kept").iterdir())
 
 
@@ -521,12 +513,12 @@ def test_downloads_write_through_the_atomic_writer(
 ) -> None:
     """Files land through `atomic.atomic_write` (whose permissions follow the umask)."""
     used: list[Path] = []
-    real = datasets.atomic_write
+    real = download.atomic_write
 
     def spy(path: Path, mode: str = "wb") -> Any:
         used.append(Path(path))
         return real(path, mode)
 
-    monkeypatch.setattr(datasets, "atomic_write", spy)
+    monkeypatch.setattr(download, "atomic_write", spy)
     folder = download_dataset("tiny", tmp_path / "out", mirrors=[tiny.as_uri() + "/"])
     assert sorted(used) == sorted(folder / name for name in FILES)

@@ -13,18 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deeplearning.data.datasets import (
+from deeplearning.data.datasets import load_mnist, minibatches
+from deeplearning.data.download import ChecksumError, download_dataset, sha256_of
+from deeplearning.data.registry import (
     DATASETS,
-    ChecksumError,
     DatasetInfo,
     DatasetNotFoundError,
     cache_dir,
-    download_dataset,
-    load_mnist,
     locate,
-    minibatches,
     search_dirs,
-    sha256_of,
 )
 
 from conftest import write_fake_dataset

@@ -35,7 +35,7 @@ from deeplearning.autograd import Tensor, nn
 from deeplearning.autograd import functional as F
 from deeplearning.core.finite_differences import numerical_gradient
 from deeplearning.core.init import as_generator
-from deeplearning.data.datasets import download_dataset
+from deeplearning.data.download import download_dataset
 from deeplearning.optim import SGD, clip_grad_norm
 from deeplearning.training.fit import train_epoch
 

@@ -1,7 +1,10 @@
-"""The benchmarks against PyTorch behind ``python -m deeplearning bench``: the MLP workloads,
-the busy-core case and scaling (`mlp`), and LeNet-5 (`cnn`)."""
+"""The benchmarks against PyTorch behind ``python -m deeplearning bench``: the MLP workloads and
+scaling (`mlp`), LeNet-5 (`cnn`), their synthetic data (`synthetic`), the busy-core case
+(`busy`), and the timing and profiling they share (`timing`)."""
 
+from .busy import busy_core
 from .cnn import run_cnn_benchmark
 from .mlp import run_benchmark, run_scaling
+from .synthetic import synthetic_mnist
 
-__all__ = ["run_benchmark", "run_cnn_benchmark", "run_scaling"]
+__all__ = ["busy_core", "run_benchmark", "run_cnn_benchmark", "run_scaling", "synthetic_mnist"]

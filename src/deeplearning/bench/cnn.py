@@ -2,7 +2,7 @@
 
 Both train the same network (`LeNet5`; PyTorch's twin below) with SGD (lr 0.05, momentum 0.9)
 on shuffled batches of 64 of synthetic MNIST-shaped images (N, 1, 28, 28) held in memory
-(`bench.synthetic_mnist`). Epochs alternate between the libraries under two thread settings:
+(`synthetic.synthetic_mnist`). Epochs alternate between the libraries under two thread settings:
 one thread each, and each library's default (this one runs BLAS on `DEFAULT_BLAS_THREADS`, as
 `fit` does; PyTorch on all cores). Then one more epoch here is profiled, to say where the time
 goes (im2col, the matrix products, col2im, pooling, the rest), and one is traced for the peak
@@ -24,17 +24,17 @@ from ..data.datasets import minibatches
 from ..layers import AvgPool2d, Conv2d, LeNet5, Linear, MaxPool2d
 from ..optim import SGD
 from ..training.fit import DEFAULT_BLAS_THREADS, batch_gradients, blas_threads
-from .mlp import (
+from .synthetic import synthetic_mnist
+from .timing import (
     WARMUP_BATCHES,
     Epoch,
     Part,
-    _listed,
-    _timed,
-    _torch_threads,
-    _torch_version,
     format_split,
+    listed,
     profile_split,
-    synthetic_mnist,
+    timed,
+    torch_threads,
+    torch_version,
 )
 
 PARTS: dict[str, Part] = {
@@ -48,7 +48,7 @@ PARTS: dict[str, Part] = {
     "pooling": ([MaxPool2d.forward, MaxPool2d.backward, AvgPool2d.forward, AvgPool2d.backward],
                 True),
 }  # fmt: skip
-"""Where an epoch's time goes: the functions of each part (see `bench.profile_split`)."""
+"""Where an epoch's time goes: the functions of each part (see `timing.profile_split`)."""
 
 
 @dataclass
@@ -73,12 +73,12 @@ class CnnResult:
         ]
         for setting, ours in self.numpy.items():
             line = f"  {setting:<24} deeplearning {statistics.median(ours):.3f} s"
-            runs = f"    runs: deeplearning {_listed(ours)}"
+            runs = f"    runs: deeplearning {listed(ours)}"
             if setting in self.torch:
                 theirs = self.torch[setting]
                 ratio = statistics.median(ours) / statistics.median(theirs)
                 line += f"   PyTorch {statistics.median(theirs):.3f} s   ratio {ratio:.2f}x"
-                runs += f"; PyTorch {_listed(theirs)}"
+                runs += f"; PyTorch {listed(theirs)}"
             lines += [line, runs]
         if not self.torch_version:
             lines.append('PyTorch is not installed: python -m pip install "deeplearning[torch]"')
@@ -97,7 +97,7 @@ def run_cnn_benchmark(repeats: int = 3, samples: int = 60_000, seed: int = 0) ->
     flat, y = synthetic_mnist(samples, seed)
     x = flat.reshape(samples, 1, 28, 28)
     ours, theirs = _numpy_lenet(x, y, seed), _torch_lenet(x, y, seed)
-    result = CnnResult(samples, _torch_version())
+    result = CnnResult(samples, torch_version())
     if theirs is not None:
         result.torch_threads = importlib.import_module("torch").get_num_threads()
     # (this library's BLAS threads, PyTorch's threads: None for its default) for each setting
@@ -108,10 +108,10 @@ def run_cnn_benchmark(repeats: int = 3, samples: int = 60_000, seed: int = 0) ->
     for _ in range(repeats):
         for setting, (our_threads, their_threads) in settings.items():
             with blas_threads(our_threads):
-                result.numpy.setdefault(setting, []).append(_timed(ours))
+                result.numpy.setdefault(setting, []).append(timed(ours))
             if theirs is not None:
-                with _torch_threads(their_threads):
-                    result.torch.setdefault(setting, []).append(_timed(theirs))
+                with torch_threads(their_threads):
+                    result.torch.setdefault(setting, []).append(timed(theirs))
     with blas_threads(1):
         result.split = profile_split(ours, PARTS)
         result.peak_bytes = _peak_bytes(ours)

@@ -11,9 +11,9 @@ Four workloads, each written the same way in both libraries:
   a cosine schedule stepped every batch, running loss and accuracy);
 - ``adam``: TwoLayerMLP with Adam (lr 1e-3), batch 64: the optimizer's own cost.
 
-The data are synthetic and MNIST-shaped (`synthetic_mnist`: 60,000 x 784 float32 in [0, 1],
-ten classes, learnable) and held in memory, so only the training loop is timed, not data
-loading. After a short warm-up of each, epochs alternate between the libraries and the
+The data are synthetic and MNIST-shaped (`synthetic.synthetic_mnist`: 60,000 x 784 float32
+in [0, 1], ten classes, learnable) and held in memory, so only the training loop is timed, not
+data loading. After a short warm-up of each, epochs alternate between the libraries and the
 workloads (each round runs every workload in both) so that all see the same machine
 conditions. Each library runs as it trains by default: this one with BLAS limited to
 `DEFAULT_BLAS_THREADS` (as `fit` does), PyTorch with its own default threads. The report gives
@@ -22,17 +22,9 @@ each side's median seconds per epoch and their ratio.
 
 from __future__ import annotations
 
-import cProfile
-import os
-import pstats
 import statistics
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -40,22 +32,23 @@ from ..autograd import functional as F
 from ..autograd import nn
 from ..core.tensor import Tensor
 from ..core.types import Array
-from ..core.validation import check_int
 from ..data.datasets import minibatches
 from ..layers import CrossEntropyLoss, Elementwise, Linear, ReLU, TwoLayerMLP
 from ..optim import SGD, Adam
 from ..optim.lr_scheduler import CosineAnnealingLR, LRScheduler
 from ..training.fit import DEFAULT_BLAS_THREADS, batch_gradients, blas_threads, train_epoch
-
-Epoch = Callable[[bool], None]
-"""Runs one epoch of a workload, or a short warm-up if its argument is True."""
-
-WARMUP_BATCHES = 50
-
-
-Part = tuple[list[Callable[..., Any]], bool]
-"""Functions whose time makes one part of a profile, and whether what they call counts too."""
-
+from .synthetic import synthetic_mnist
+from .timing import (
+    WARMUP_BATCHES,
+    Epoch,
+    Part,
+    format_split,
+    listed,
+    profile_split,
+    timed,
+    torch_threads,
+    torch_version,
+)
 
 RECIPE_PARTS: dict[str, Part] = {
     "gathering batches": ([minibatches], False),  # the fancy-indexed copy of each batch
@@ -67,35 +60,6 @@ RECIPE_PARTS: dict[str, Part] = {
 }
 """Where a ``recipe`` epoch's time goes (`profile_split`): each part's functions, with or
 without what they call (Linear's own time is its matrix products and the bias)."""
-
-
-INK = 0.2
-"""The share of a synthetic image's pixels that are not 0 (MNIST's digits cover about 19%)."""
-
-
-def synthetic_mnist(samples: int, seed: int) -> tuple[Array, Array]:
-    """MNIST-shaped data that trains as MNIST does: ``x`` (samples, 784) float32, each pixel 0
-    or, with probability `INK`, uniform in [0, 1); labels ``y`` (samples,) in 0..9 from a fixed
-    random linear teacher: ``y = argmax(x T - mean over samples of x T)`` for T (784, 10)
-    standard normal (the centring makes the ten classes about equally common).
-
-    Why not uniform pixels and random labels: with every pixel positive and nothing to learn,
-    most of the network's ReLU units die (after one epoch of the ``recipe`` workload, seed 0,
-    60,000 samples: 123 of 128 never active on 5,000 samples), and the momentum of their
-    weights decays into subnormal floats (73% of ``fc1``'s) and stays there (0.9 times the
-    smallest subnormals rounds back to them). Arithmetic on subnormals is many times slower on
-    Intel processors, so such a benchmark would time that, not training. On these data the
-    same run learns (about 90% training accuracy after 3 epochs), no unit dies and no
-    subnormal appears."""
-    check_int(samples, "samples", "synthetic_mnist")
-    rng = np.random.default_rng(seed)
-    x = rng.random((samples, 784), dtype=np.float32)
-    for start in range(0, samples, 4096):  # the ink in blocks: the same draws, less memory
-        block = x[start : start + 4096]
-        block *= rng.random(block.shape, dtype=np.float32) < INK
-    scores = x @ rng.standard_normal((784, 10)).astype(np.float32)
-    y = np.argmax(scores - scores.mean(axis=0), axis=1)
-    return x, y
 
 
 @dataclass
@@ -120,17 +84,17 @@ class BenchResult:
         runs = []
         for name, ours in self.numpy.items():
             line = f"  {name:<10}  deeplearning {statistics.median(ours):.3f} s"
-            runs.append(f"  {name} runs: deeplearning {_listed(ours)}")
+            runs.append(f"  {name} runs: deeplearning {listed(ours)}")
             if name in self.torch:
                 theirs = self.torch[name]
                 ratio = statistics.median(ours) / statistics.median(theirs)
                 line += f"   PyTorch {statistics.median(theirs):.3f} s   ratio {ratio:.2f}x"
-                runs[-1] += f"; PyTorch {_listed(theirs)}"
+                runs[-1] += f"; PyTorch {listed(theirs)}"
             lines.append(line)
         if self.bare:
             bare = statistics.median(self.bare)
             lines.append(f"  (a bare NumPy loop doing train_step's arithmetic: {bare:.3f} s)")
-            runs.append(f"  bare NumPy runs: {_listed(self.bare)}")
+            runs.append(f"  bare NumPy runs: {listed(self.bare)}")
         if self.products:
             floor = statistics.median(self.products)
             over = statistics.median(self.numpy["train_step"]) / floor
@@ -138,7 +102,7 @@ class BenchResult:
                 f"  (train_step's five matrix products alone, the floor: {floor:.3f} s; "
                 f"train_step takes {over:.2f}x that)"
             )
-            runs.append(f"  matrix product runs: {_listed(self.products)}")
+            runs.append(f"  matrix product runs: {listed(self.products)}")
         if "autograd" in self.numpy and "train_step" in self.numpy:
             pairs = zip(self.numpy["autograd"], self.numpy["train_step"])
             ratio = statistics.median(engine / layers for engine, layers in pairs)
@@ -153,10 +117,6 @@ class BenchResult:
         if not self.torch_version:
             lines.append('PyTorch is not installed: python -m pip install "deeplearning[torch]"')
         return "\n".join(lines + runs)
-
-
-def _listed(seconds: list[float]) -> str:
-    return ", ".join(f"{s:.3f}" for s in seconds)
 
 
 def run_benchmark(
@@ -178,7 +138,7 @@ def run_benchmark(
         "recipe": (_numpy_recipe(x, y, seed, steps), _torch_loop(x, y, seed, 0.9, steps)),
         "adam": (_numpy_adam(x, y, seed), _torch_loop(x, y, seed, momentum=0.0, adam=True)),
     }
-    result = BenchResult(torch_version=_torch_version())
+    result = BenchResult(torch_version=torch_version())
     ours_threads = threads or DEFAULT_BLAS_THREADS
     with blas_threads(ours_threads) as limited:
         result.blas_threads = str(ours_threads) if limited else "default"
@@ -187,78 +147,20 @@ def run_benchmark(
     bare, products = _bare_numpy_train_step(x, y, seed), _matrix_products(x, seed)
     for epoch in (bare, *[e for pair in workloads.values() for e in pair if e is not None]):
         epoch(True)
-    with _torch_threads(threads):
+    with torch_threads(threads):
         for _ in range(repeats):  # every workload in each round: all see the same conditions
             for name, (ours, theirs) in workloads.items():
                 with blas_threads(ours_threads):
-                    result.numpy.setdefault(name, []).append(_timed(ours))
+                    result.numpy.setdefault(name, []).append(timed(ours))
                     if name == "train_step":
-                        result.bare.append(_timed(bare))
-                        result.products.append(_timed(products))
+                        result.bare.append(timed(bare))
+                        result.products.append(timed(products))
                 if theirs is not None:
-                    result.torch.setdefault(name, []).append(_timed(theirs))
+                    result.torch.setdefault(name, []).append(timed(theirs))
     if profile:
         with blas_threads(ours_threads):
             result.profile = profile_split(workloads["recipe"][0], RECIPE_PARTS)
     return result
-
-
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """PyTorch's intra-op threads set to ``threads`` inside the block (None: left alone)."""
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    if threads is None or torch is None:
-        yield
-        return
-    default = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(default)
-
-
-BUSY_NOTE = "a second process spun on one core throughout (bench --busy)"
-SPINNER = """import os, sys
-while os.getppid() == int(sys.argv[1]):  # until it is killed, or its parent dies
-    for _ in range(100_000):
-        pass
-"""
-"""The busy process of `busy_core`: Python spinning on one core, checking every few
-milliseconds that the benchmark that started it (whose process id it is given) is still
-its parent."""
-
-
-@contextmanager
-def busy_core(busy: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
-    """Inside the block, a second Python process spinning on one core, as on a machine busy
-    with other work (yields it; None when ``busy`` is False). Thread settings that wait for
-    every thread, as BLAS does, slow down most on such a machine: a thread that shares its core
-    with the spinner holds up the others.
-
-    The spinner is killed when the block ends, also on an error or Ctrl-C; it runs in a
-    session of its own, without the terminal (so Ctrl-C reaches only the benchmark), and ends
-    by itself if the benchmark is killed outright."""
-    if not busy:
-        yield None
-        return
-    spinner = None
-    try:
-        spinner = subprocess.Popen(
-            [sys.executable, "-c", SPINNER, str(os.getpid())],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        yield spinner
-    finally:
-        if spinner is not None:
-            spinner.kill()
-            spinner.wait()
 
 
 def _matrix_products(x: Array, seed: int) -> Epoch:
@@ -323,25 +225,19 @@ def run_scaling(samples: int = 20_000, seed: int = 0, threads: int | None = None
     result = ScalingResult(samples, label)
     cases = [(batch, 128) for batch in SCALING_BATCHES]
     cases += [(64, width) for width in SCALING_WIDTHS if width != 128]
-    with _torch_threads(threads):
+    with torch_threads(threads):
         for batch, width in cases:
             ours = _numpy_train_step(x, y, seed, width, batch)
             theirs = _torch_loop(x, y, seed, momentum=0.0, hidden=width, batch_size=batch)
             with blas_threads(ours_threads):
                 ours(True)
-                mine = _timed(ours)
+                mine = timed(ours)
             other = None
             if theirs is not None:
                 theirs(True)
-                other = _timed(theirs)
+                other = timed(theirs)
             result.seconds[(batch, width)] = (mine, other)
     return result
-
-
-def _timed(epoch: Epoch) -> float:
-    start = time.perf_counter()
-    epoch(False)
-    return time.perf_counter() - start
 
 
 def _numpy_train_step(
@@ -432,14 +328,6 @@ def _numpy_recipe(x: Array, y: Array, seed: int, steps: int) -> Epoch:
     return epoch
 
 
-def _torch_version() -> str | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return str(torch.__version__)
-
-
 def _torch_loop(
     x: Array,
     y: Array,
@@ -493,27 +381,3 @@ def _torch_loop(
                 correct += int((logits.argmax(dim=1) == y_batch).sum())
 
     return epoch
-
-
-def profile_split(epoch: Epoch, parts: dict[str, Part]) -> dict[str, float]:
-    """Seconds of one epoch run under cProfile, in each of ``parts`` (their functions' time,
-    with or without the calls they make), and ``"the rest"``: everything else, the Python of
-    the loop included. Profiling adds a little time of its own, to every part alike."""
-    profile = cProfile.Profile()
-    profile.runcall(epoch, False)
-    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    total = sum(own for _, _, own, _, _ in stats.values())
-    split = {}
-    for name, (functions, with_calls) in parts.items():
-        keys = {(f.__code__.co_filename, f.__code__.co_firstlineno, f.__name__) for f in functions}
-        column = 3 if with_calls else 2  # cumulative or own time
-        split[name] = sum(float(entry[column]) for key, entry in stats.items() if key in keys)
-    split["the rest"] = total - sum(split.values())
-    return split
-
-
-def format_split(split: dict[str, float]) -> str:
-    """``name s (share)`` for each part, comma-separated."""
-    total = sum(split.values())
-    parts = [f"{name} {seconds:.3f} s ({seconds / total:.0%})" for name, seconds in split.items()]
-    return ", ".join(parts)

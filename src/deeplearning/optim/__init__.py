@@ -1,7 +1,10 @@
 """Optimizers and learning-rate schedules, as ``torch.optim``: `SGD`, `RMSprop`, `Adam` and
-`AdamW` over the parameters of a model of either path, `clip_grad_norm`, and the schedules of
+`AdamW` over the parameters of a model of either path (one file each, opening with its update;
+their base `Optimizer` in `optimizer`), `clip_grad_norm` (`clip`), and the schedules of
 `lr_scheduler`."""
 
+from .adam import Adam, AdamW
+from .clip import clip_grad_norm
 from .lr_scheduler import (
     ConstantLR,
     CosineAnnealingLR,
@@ -11,7 +14,9 @@ from .lr_scheduler import (
     SequentialLR,
     StepLR,
 )
-from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
 
 __all__ = [
     "SGD",

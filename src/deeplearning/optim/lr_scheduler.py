@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..core.validation import check_int, check_number
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 
 
 class Schedule(Protocol):
@@ -197,42 +197,7 @@ class SequentialLR:
     """
 
     def __init__(self, schedules: Sequence[Schedule], milestones: Sequence[int]) -> None:
-        example = "SequentialLR([warmup, cosine], milestones=[5])"
-        given: tuple[object, object] = (schedules, milestones)  # what came, whatever it is
-        if isinstance(given[0], str) or not isinstance(given[0], Sequence):
-            raise TypeError(
-                f"SequentialLR: schedules must be a list of schedules, got "
-                f"{type(schedules).__name__}; pass e.g. {example}"
-            )
-        if isinstance(given[1], str) or not isinstance(given[1], Sequence):
-            raise TypeError(
-                f"SequentialLR: milestones must be a list of ints, got "
-                f"{type(milestones).__name__} {milestones!r}; pass e.g. {example}"
-            )
-        if not schedules:
-            raise ValueError(
-                f"SequentialLR needs at least one schedule, got none; pass e.g. {example}"
-            )
-        for i, schedule in enumerate(schedules):
-            if not callable(schedule):
-                raise TypeError(
-                    f"SequentialLR: schedules[{i}] must be a schedule (a callable of the step), "
-                    f"got {type(schedule).__name__}; pass e.g. {example}"
-                )
-        if len(milestones) != len(schedules) - 1:
-            raise ValueError(
-                f"SequentialLR needs one milestone fewer than schedules: got {len(schedules)} "
-                f"schedules and {len(milestones)} milestones; give the step at which each "
-                f"schedule after the first starts, e.g. {example}"
-            )
-        for i, milestone in enumerate(milestones):
-            check_int(milestone, f"milestones[{i}]", "SequentialLR", low=1, example=example)
-        if any(b <= a for a, b in zip(milestones, milestones[1:])):
-            raise ValueError(
-                f"SequentialLR: milestones must be increasing, each > the one before, got "
-                f"{list(milestones)}; pass the steps at which schedules[1:] start, in order, e.g. "
-                "milestones=[5, 50]"
-            )
+        _check_sequence(schedules, milestones)
         self.schedules, self.milestones = list(schedules), list(milestones)
 
     def __call__(self, t: int) -> float:
@@ -267,16 +232,7 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer: Optimizer, schedule: Schedule, last_step: int = 0) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"LRScheduler: optimizer must be an Optimizer, got {type(optimizer).__name__}; "
-                "pass e.g. LRScheduler(SGD(model.parameters()), schedule)"
-            )
-        if not callable(schedule):
-            raise TypeError(
-                f"LRScheduler: schedule must be a callable of the step, got "
-                f"{type(schedule).__name__}; pass e.g. CosineAnnealingLR(0.1, T_max=100)"
-            )
+        _check_driven(optimizer, schedule)
         check_int(last_step, "last_step", "LRScheduler", low=0, example="last_step=optimizer.steps")
         self.optimizer, self.schedule, self.t = optimizer, schedule, last_step
         optimizer.lr = self._rate(last_step)
@@ -308,3 +264,57 @@ class LRScheduler:
     def get_last_lr(self) -> float:
         """The learning rate set last."""
         return self.optimizer.lr
+
+
+def _check_sequence(schedules: Sequence[Schedule], milestones: Sequence[int]) -> None:
+    """Refuse `SequentialLR`'s arguments unless ``schedules`` is a non-empty list of callables
+    and ``milestones`` one fewer increasing ints >= 1."""
+    example = "SequentialLR([warmup, cosine], milestones=[5])"
+    given: tuple[object, object] = (schedules, milestones)  # what came, whatever it is
+    if isinstance(given[0], str) or not isinstance(given[0], Sequence):
+        raise TypeError(
+            f"SequentialLR: schedules must be a list of schedules, got "
+            f"{type(schedules).__name__}; pass e.g. {example}"
+        )
+    if isinstance(given[1], str) or not isinstance(given[1], Sequence):
+        raise TypeError(
+            f"SequentialLR: milestones must be a list of ints, got "
+            f"{type(milestones).__name__} {milestones!r}; pass e.g. {example}"
+        )
+    if not schedules:
+        raise ValueError(f"SequentialLR needs at least one schedule, got none; pass e.g. {example}")
+    for i, schedule in enumerate(schedules):
+        if not callable(schedule):
+            raise TypeError(
+                f"SequentialLR: schedules[{i}] must be a schedule (a callable of the step), "
+                f"got {type(schedule).__name__}; pass e.g. {example}"
+            )
+    if len(milestones) != len(schedules) - 1:
+        raise ValueError(
+            f"SequentialLR needs one milestone fewer than schedules: got {len(schedules)} "
+            f"schedules and {len(milestones)} milestones; give the step at which each "
+            f"schedule after the first starts, e.g. {example}"
+        )
+    for i, milestone in enumerate(milestones):
+        check_int(milestone, f"milestones[{i}]", "SequentialLR", low=1, example=example)
+    if any(b <= a for a, b in zip(milestones, milestones[1:])):
+        raise ValueError(
+            f"SequentialLR: milestones must be increasing, each > the one before, got "
+            f"{list(milestones)}; pass the steps at which schedules[1:] start, in order, e.g. "
+            "milestones=[5, 50]"
+        )
+
+
+def _check_driven(optimizer: Optimizer, schedule: Schedule) -> None:
+    """Refuse (TypeError) an ``optimizer`` that is not an `Optimizer` or a ``schedule`` that is
+    not callable."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"LRScheduler: optimizer must be an Optimizer, got {type(optimizer).__name__}; "
+            "pass e.g. LRScheduler(SGD(model.parameters()), schedule)"
+        )
+    if not callable(schedule):
+        raise TypeError(
+            f"LRScheduler: schedule must be a callable of the step, got "
+            f"{type(schedule).__name__}; pass e.g. CosineAnnealingLR(0.1, T_max=100)"
+        )
