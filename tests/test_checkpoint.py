@@ -10,12 +10,8 @@ import pytest
 
 from deeplearning import BatchNorm1d, Linear, ReLU, Sequential, TwoLayerMLP
 from deeplearning.optim import SGD, Adam
-from deeplearning.training.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    read_checkpoint,
-    save_checkpoint,
-)
+from deeplearning.training.archive import CheckpointError
+from deeplearning.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 
 
 def trained(seed: int = 0) -> tuple[TwoLayerMLP, SGD]:

@@ -20,13 +20,12 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-import deeplearning.training.checkpoint as checkpoint
+import deeplearning.training.archive as npz_archive
 from deeplearning import MLP, TwoLayerMLP
 from deeplearning.optim import SGD, Adam, Optimizer
+from deeplearning.training.archive import CheckpointError, check_resume_header
 from deeplearning.training.checkpoint import (
-    CheckpointError,
     build_model,
-    check_resume_header,
     implied_shapes,
     load_checkpoint,
     read_checkpoint,
@@ -750,7 +749,7 @@ def test_a_broken_archive_is_refused_without_reading_its_data(
 def test_an_overlong_header_is_refused_before_it_is_read(
     good: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(checkpoint, "MAX_HEADER_CHARS", 100)
+    monkeypatch.setattr(npz_archive, "MAX_HEADER_CHARS", 100)
     with pytest.raises(CheckpointError, match=r"'header' is [\d,]+ characters long, over the 100"):
         read_checkpoint(good)
 

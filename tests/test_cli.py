@@ -17,7 +17,7 @@ import pytest
 
 from deeplearning import TwoLayerMLP
 from deeplearning.cli.commands import format_confusion, main
-from deeplearning.data.datasets import DATASETS
+from deeplearning.data.registry import DATASETS
 from deeplearning.training.checkpoint import read_checkpoint, save_checkpoint
 
 from conftest import write_fake_dataset
@@ -353,6 +353,7 @@ def test_bench_scaling_prints_every_batch_size_and_width(
 def test_bench_busy_runs_beside_a_spinning_process(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from deeplearning.bench import busy
     from deeplearning.bench import mlp as bench
     from deeplearning.cli import commands as cli
 
@@ -360,8 +361,8 @@ def test_bench_busy_runs_beside_a_spinning_process(
     alive_while_timing = []
 
     @contextmanager
-    def recorded(busy: bool) -> Iterator[Any]:
-        with bench.busy_core(busy) as spinner:
+    def recorded(on: bool) -> Iterator[Any]:
+        with busy.busy_core(on) as spinner:
             spinners.append(spinner)
             yield spinner
 
@@ -373,7 +374,7 @@ def test_bench_busy_runs_beside_a_spinning_process(
     monkeypatch.setattr(cli, "run_scaling", scaling)
     assert main(["bench", "--busy", "--scaling", "--samples", "1024"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"({bench.BUSY_NOTE})"
+    assert out[0] == f"({busy.BUSY_NOTE})"
     assert out[1].startswith("train_step epochs of 1,024 samples (stand-in)")
     assert alive_while_timing == [True] and spinners[0].poll() is not None
 

@@ -566,7 +566,7 @@ def test_a_long_run_checks_a_bounded_sample_of_its_save_names(
 ) -> None:
     """Every epoch's name was built and checked: 3,000,000 epochs took minutes and a gigabyte
     before training, 10**15 ran out of memory."""
-    from deeplearning.cli.commands import SAVE_NAMES_CHECKED, _epochs_checked
+    from deeplearning.cli.parser import SAVE_NAMES_CHECKED, _epochs_checked
 
     assert list(_epochs_checked(3)) == [1, 2, 3]
     assert len(_epochs_checked(SAVE_NAMES_CHECKED)) == SAVE_NAMES_CHECKED

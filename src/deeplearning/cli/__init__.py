@@ -1,5 +1,6 @@
-"""The command line, ``python -m deeplearning`` (or ``deeplearning``): ``train``, ``evaluate``
-and ``bench``, and the pictures ``train --plot`` draws (`plots`)."""
+"""The command line, ``python -m deeplearning`` (or ``deeplearning``): its options (`parser`),
+what ``train``, ``evaluate`` and ``bench`` do (`commands`, where `main` is), and the pictures
+``train --plot`` draws (`plots`)."""
 
 from .commands import main
 

@@ -13,9 +13,9 @@ from .validation import check_int
 
 def predict(model: Module, x: ArrayLike, batch_size: int = 1000) -> Array:
     """Predicted labels (N,), int64: the argmax of the logits, computed in evaluation mode
-    (Dropout off, BatchNorm on its running statistics) and in batches to bound memory (for
-    LeNet5, a batch of 1000 takes a 78 MB im2col), on either path (`Module.infer`). The
-    model's mode is restored afterwards."""
+    (Dropout off, BatchNorm on its running statistics) and in batches to bound memory (a
+    convolution's im2col grows with the batch), on either path (`Module.infer`). The model's
+    mode is restored afterwards."""
     check_int(batch_size, "batch_size", "predict")
     x = np.asarray(x)
     if x.ndim == 0:

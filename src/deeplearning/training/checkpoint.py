@@ -6,32 +6,27 @@ A checkpoint is an ordinary NumPy ``.npz`` archive (readable without this librar
 - ``optimizer.<name>``: each array of ``optimizer.state_dict()``, when one is saved;
 - ``header``: a JSON string: the format version, the model's class and ``config`` (enough to
   rebuild it), the optimizer's class (when one is saved), and whatever the caller adds (data
-  set, epoch, metrics, ...).
+  set, epoch, metrics, ...; ``train --save`` adds the recipe, history and random state that
+  resuming needs).
 
 It is written to a temporary file beside the target and renamed over it, so a crash never
 leaves half a checkpoint, and it is read with ``allow_pickle=False``, so loading a file cannot
 run code.
 
-Reading trusts nothing in the file. Every array's shape and dtype are read from its ``.npy``
-header (a few bytes) and checked against the archive's sizes, the JSON header and the model
-before any array's data is read or any model is built, so a damaged or edited file is a
-`CheckpointError` saying what was expected and what came, never a huge allocation, a
-``KeyError`` or a model with NaN weights: a file's arrays are bounded by what its header
-declares, and a header's ``config`` must imply exactly the arrays the file holds.
+Reading trusts nothing in the file. The archive, its header and every array's shape and dtype
+are checked first (`archive.Archive`, reading only the ``.npy`` headers); then the header's
+``config`` must imply exactly the arrays the file holds (computed here, building nothing), and
+the arrays must fit the model and optimizer given, all before any array's data is read or any
+model is built. A damaged or edited file is a `CheckpointError` saying what was expected and
+what came.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
-import numbers
-import os
-import zipfile
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import IO, Any, Callable, cast
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -40,16 +35,20 @@ from ..core.atomic import atomic_write
 from ..core.module import Module
 from ..core.types import Array, PathLike
 from ..optim import SGD, Adam, AdamW, Optimizer, RMSprop
-from .fit import EpochStats
-from .recipe import ENGINES, Recipe
+from .archive import (
+    EDITED,
+    FORMAT,
+    RESAVE,
+    VERSION,
+    Archive,
+    CheckpointError,
+    Entry,
+    Shape,
+    check_resume_header,
+    config_arguments,
+)
+from .recipe import ENGINES
 
-FORMAT = "deeplearning-checkpoint"
-VERSION = 1
-MAX_HEADER_CHARS = 1 << 22
-"""The longest JSON header read (4 Mi characters; a run's header is a few KB)."""
-MAX_DEFLATE_RATIO = 1032
-"""Deflate cannot expand data more than about 1032 times: a compressed member that declares
-more is damaged (or a zip bomb), refused before anything is inflated."""
 OPTIMIZER_BUFFERS: dict[type[Optimizer], frozenset[str]] = {
     SGD: frozenset({"velocity"}),
     RMSprop: frozenset({"square_avg", "grad_avg", "momentum_buffer"}),
@@ -57,13 +56,6 @@ OPTIMIZER_BUFFERS: dict[type[Optimizer], frozenset[str]] = {
     AdamW: frozenset({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
 }
 """The state buffers each optimizer of this library keeps (``optimizer.<buffer>.<index>``)."""
-RESAVE = "re-save the model with save_checkpoint (or `deeplearning train --save`)"
-
-Shape = tuple[int, ...]
-
-
-class CheckpointError(ValueError):
-    """A file is not a checkpoint of this library, or does not fit the model it is loaded into."""
 
 
 def save_checkpoint(
@@ -124,7 +116,7 @@ def read_checkpoint(path: PathLike) -> tuple[dict[str, Any], dict[str, Array]]:
         version, or holds an array that is damaged, of the wrong kind (weights that are not
         floating-point), or NaN or infinite.
     """
-    with _Archive(path) as archive:
+    with Archive(path) as archive:
         return archive.header, {name: archive.read(name) for name in archive.entries}
 
 
@@ -142,43 +134,10 @@ def read_resume_header(path: PathLike) -> dict[str, Any]:
         If the file is not a checkpoint (see `read_checkpoint`), or its header lacks one of
         those entries or has one of the wrong type or value.
     """
-    with _Archive(path) as archive:
+    with Archive(path) as archive:
         header = archive.header
     check_resume_header(header, path)
     return header
-
-
-def check_resume_header(header: Mapping[str, Any], source: object = "the checkpoint") -> None:
-    """Refuse a header that cannot resume a run (see `read_resume_header`) with a
-    `CheckpointError` naming the entry, what it should be, and what it is."""
-    if "recipe" not in header:
-        raise CheckpointError(
-            f"{source} holds no training recipe: only checkpoints written by "
-            "`train --save` can be resumed"
-        )
-    for name in ("epoch", "history", "rng_state"):
-        if name not in header:
-            raise CheckpointError(
-                f"{source} has a training recipe but no {name!r} in its header, which resuming "
-                "needs: it was not written by `train --save`, or was edited. Resume from a "
-                "checkpoint that `train --save` wrote, or start the run afresh"
-            )
-    _check_recipe(header["recipe"], source)
-    epoch, history = header["epoch"], header["history"]
-    if not _is_int(epoch) or epoch < 1:
-        raise CheckpointError(
-            f"{source}: the header's 'epoch' should be the int >= 1 of the last finished epoch, "
-            f"but is {_shown(epoch)}. {_EDITED}"
-        )
-    if not isinstance(history, list) or len(history) != epoch:
-        got = f"a list of {len(history)}" if isinstance(history, list) else _shown(history)
-        raise CheckpointError(
-            f"{source}: the header's 'history' should be a list of the {epoch} epochs' "
-            f"records (epoch {epoch} was the last), but is {got}. {_EDITED}"
-        )
-    for i, record in enumerate(history):
-        _check_record(record, i + 1, source)
-    _check_rng_state(header["rng_state"], source)
 
 
 def load_checkpoint(
@@ -208,7 +167,7 @@ def load_checkpoint(
         shapes) or the optimizer (its class, buffers and shapes), all checked before any array
         is read or any model built.
     """
-    with _Archive(path) as archive:
+    with Archive(path) as archive:
         header = archive.header
         stored = {
             name[len("model.") :]: entry.shape
@@ -240,8 +199,8 @@ def load_checkpoint(
 
 
 def build_model(header: Mapping[str, Any], shapes: Mapping[str, Shape] | None = None) -> Module:
-    """A freshly initialised model of the class, path and ``config`` a header names (checkpoints
-    from before the autograd engine name no path: the layers).
+    """A freshly initialised model of the class, path and ``config`` a header names (the
+    layers path where it names no ``engine``).
 
     The config is checked first (each size a positive int, ``batchnorm`` a bool, ``dropout`` in
     [0, 1), no unknown entries), and, given the ``shapes`` of the stored ``state_dict`` arrays,
@@ -261,206 +220,14 @@ def implied_shapes(header: Mapping[str, Any]) -> dict[str, Shape]:
         If the header names a model this library cannot build, or its config is not valid.
     """
     cls = _model_class(header, "the checkpoint")
-    return _shapes_of(cls, _config_arguments(cls, header, "the checkpoint"), "the checkpoint")
-
-
-# -- the archive ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """An array of the archive, as its ``.npy`` header declares it (its data not yet read)."""
-
-    info: zipfile.ZipInfo
-    shape: Shape
-    dtype: np.dtype[Any]
-
-
-_READ_ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, RuntimeError)
-
-
-class _Archive:
-    """An open checkpoint: the checked header and every array's shape and dtype; `read` reads
-    one array's data."""
-
-    def __init__(self, path: PathLike) -> None:
-        self.path = path
-        if os.path.exists(path) and not os.path.isfile(path):  # a device would never end
-            raise CheckpointError(f"{path} is not a regular file, so it is not a checkpoint")
-        try:
-            size = os.path.getsize(path)
-            self.zip = zipfile.ZipFile(path)
-        except FileNotFoundError:
-            raise
-        except (*_READ_ERRORS, NotImplementedError) as error:
-            raise self._unreadable(error) from error
-        try:
-            self.entries = self._entries(size)
-            self.header = self._header(self.entries.pop("header", None))
-            self._check_kinds()
-        except BaseException:
-            self.zip.close()
-            raise
-
-    def __enter__(self) -> _Archive:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.zip.close()
-
-    def _unreadable(self, error: object) -> CheckpointError:
-        return CheckpointError(
-            f"{self.path} is not a readable .npz checkpoint ({error}); was it written by "
-            "`deeplearning train --save`? A file that was: it is damaged, " + RESAVE
-        )
-
-    def _entries(self, size_on_disk: int) -> dict[str, _Entry]:
-        entries: dict[str, _Entry] = {}
-        for info in self.zip.infolist():
-            name = info.filename.removesuffix(".npy")
-            if not info.filename.endswith(".npy") or name in entries:
-                what = "twice" if name in entries else "which is not a .npy array"
-                raise self._unreadable(f"it holds {info.filename!r} {what}")
-            compressed = info.compress_type == zipfile.ZIP_DEFLATED
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise self._unreadable(
-                    f"{name!r} is compressed with method {info.compress_type}; numpy writes "
-                    "stored or deflated members only"
-                )
-            if info.flag_bits & 0x1:
-                raise self._unreadable(f"{name!r} is encrypted")
-            if (
-                info.compress_size > size_on_disk
-                or (not compressed and info.file_size != info.compress_size)
-                or (compressed and info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 1024)
-            ):
-                raise self._unreadable(
-                    f"{name!r} declares {info.file_size:,} bytes from {info.compress_size:,} "
-                    f"in a file of {size_on_disk:,}: the archive is damaged"
-                )
-            try:
-                with self.zip.open(info) as stream:
-                    shape, dtype, start = _npy_header(stream)
-            except _READ_ERRORS as error:
-                raise self._unreadable(f"{name!r}: {error}") from error
-            if dtype.hasobject:
-                raise self._unreadable(
-                    f"{name!r} holds Python objects, which only pickle can read, and checkpoints "
-                    "are read without pickle"
-                )
-            if dtype.names is not None or dtype.subdtype is not None:
-                raise self._unreadable(f"{name!r} has the structured dtype {dtype}")
-            if any(not isinstance(n, int) or n < 0 for n in shape):
-                raise self._unreadable(f"{name!r} declares the shape {shape}")
-            nbytes = math.prod(shape) * dtype.itemsize
-            if start + nbytes != info.file_size:
-                raise self._unreadable(
-                    f"{name!r} declares shape {shape} of {dtype} ({nbytes:,} bytes) but its "
-                    f"member holds {info.file_size - start:,} bytes of data"
-                )
-            entries[name] = _Entry(info, shape, dtype)
-        return entries
-
-    def _header(self, entry: _Entry | None) -> dict[str, Any]:
-        invalid = f"{self.path} is an .npz file but not a deeplearning checkpoint (no valid header"
-        if entry is None:
-            raise CheckpointError(f"{invalid}: it has no 'header' array)")
-        if entry.dtype.kind != "U" or entry.shape != ():
-            raise CheckpointError(
-                f"{invalid}: 'header' should be one JSON string but is an array of shape "
-                f"{entry.shape} and dtype {entry.dtype})"
-            )
-        if entry.dtype.itemsize // 4 > MAX_HEADER_CHARS:
-            raise CheckpointError(
-                f"{invalid}: 'header' is {entry.dtype.itemsize // 4:,} characters long, over "
-                f"the {MAX_HEADER_CHARS:,} a checkpoint's header may take)"
-            )
-        try:
-            header = json.loads(str(self.read("header")[()]))
-        except (ValueError, RecursionError) as error:  # (digits over Python's int limit)
-            raise CheckpointError(f"{invalid}: 'header' is not JSON: {error})") from error
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            got = header.get("format") if isinstance(header, dict) else header
-            raise CheckpointError(f"{invalid}: its format should be {FORMAT!r}, got {_shown(got)})")
-        version = header.get("version")
-        if not _is_int(version) or version != VERSION:
-            raise CheckpointError(
-                f"{self.path} is a deeplearning checkpoint of format version {_shown(version)}, "
-                f"but this library reads version {VERSION}: load it with the version of "
-                "deeplearning that wrote it and re-save it, or train again"
-            )
-        for name, kind in (("model", str), ("engine", str), ("config", dict)):
-            if name in header and not isinstance(header[name], kind):
-                raise CheckpointError(
-                    f"{self.path}: the header's {name!r} should be a {kind.__name__}, but is "
-                    f"{_shown(header[name])}. {_EDITED}"
-                )
-        return header
-
-    def _check_kinds(self) -> None:
-        """Weights are floating-point, the optimizer's ``lr`` a real scalar and ``steps`` an
-        integer scalar; nothing else is in a checkpoint."""
-        for name, entry in self.entries.items():
-            kind, shape = entry.dtype.kind, entry.shape
-            if name == "optimizer.lr":
-                ok, expected = kind in "fiu" and shape == (), "a real number (shape ())"
-            elif name == "optimizer.steps":
-                ok, expected = kind in "iu" and shape == (), "an integer (shape ())"
-            elif name.startswith(("model.", "optimizer.")):
-                ok, expected = kind == "f", "floating-point numbers (float32 or float64)"
-            else:
-                raise CheckpointError(
-                    f"{self.path} holds an array {name!r}; a checkpoint holds only 'header', "
-                    f"'model.*' and 'optimizer.*' arrays. {_EDITED}"
-                )
-            if not ok:
-                raise CheckpointError(
-                    f"{self.path}: {name!r} should hold {expected}, but holds {entry.dtype} "
-                    f"values of shape {shape}. {_EDITED}"
-                )
-
-    def read(self, name: str) -> Array:
-        """The data of array ``name`` (its size is already checked against the archive's), which
-        must be finite if it is a model's or an optimizer's."""
-        entry = self.entries.get(name) if name != "header" else None
-        info = entry.info if entry is not None else self.zip.getinfo("header.npy")
-        try:
-            with self.zip.open(info) as stream:
-                array: Array = np.lib.format.read_array(stream, allow_pickle=False)
-        except _READ_ERRORS as error:
-            raise self._unreadable(f"{name!r}: {error}") from error
-        if entry is not None and entry.dtype.kind == "f":
-            bad = ~np.isfinite(array)
-            if bad.any():
-                first = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise CheckpointError(
-                    f"{self.path}: {name!r} should hold finite numbers, but {int(bad.sum()):,} "
-                    f"of its {array.size:,} values are NaN or infinite (the first at index "
-                    f"{first}: {array[first]}). The run diverged before it was saved, or the "
-                    "file is damaged: load an earlier checkpoint"
-                )
-        return array
-
-
-def _npy_header(stream: IO[bytes]) -> tuple[Shape, np.dtype[Any], int]:
-    """The shape and dtype a ``.npy`` stream declares, and where its data starts."""
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
-    else:
-        raise ValueError(f"the .npy format version {version} is not one numpy writes for numbers")
-    return tuple(shape), dtype, stream.tell()
+    return _shapes_of(cls, config_arguments(cls, header, "the checkpoint"), "the checkpoint")
 
 
 # -- the header's model -------------------------------------------------------------------------
 
-_EDITED = f"The file was edited or damaged: {RESAVE}"
-_POSITIVE_INTS = ("in_features", "hidden", "num_classes", "in_channels", "image_size")
-
 
 def _model_class(header: Mapping[str, Any], source: object) -> Callable[..., Module]:
+    """The class of the model a header names, on its path (the layers where it names none)."""
     name, engine = header.get("model"), header.get("engine", "layers")
     models = ENGINES.get(engine, {}) if isinstance(engine, str) else {}
     if not isinstance(name, str) or name not in models:
@@ -470,64 +237,6 @@ def _model_class(header: Mapping[str, Any], source: object) -> Callable[..., Mod
             "and pass it to load_checkpoint(path, model)"
         )
     return models[name]
-
-
-def _config_arguments(
-    cls: Callable[..., Module], header: Mapping[str, Any], source: object
-) -> dict[str, Any]:
-    """The header's config bound to ``cls``'s arguments (defaults filled in), each checked."""
-    config = header.get("config", {})
-    if not isinstance(config, dict):
-        raise CheckpointError(
-            f"{source}: the header's 'config' should be a dict, but is {_shown(config)}. {_EDITED}"
-        )
-    name = getattr(cls, "__name__", str(cls))
-    signature = inspect.signature(cls)
-    known = [p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
-    unknown = sorted(set(config) - set(known))
-    if unknown:
-        raise CheckpointError(
-            f"{source}: the header's config has the entries {unknown}, which {name} does not "
-            f"take (it takes {known}). {_EDITED}"
-        )
-    try:
-        bound = signature.bind_partial(**config)
-        bound.apply_defaults()
-    except TypeError as error:  # (bind_partial accepts a missing argument, kept a default)
-        raise CheckpointError(
-            f"{source}: the header's config does not fit {name}: {error}. {_EDITED}"
-        ) from error
-    arguments = {key: bound.arguments[key] for key in known if key in bound.arguments}
-    missing = [key for key in known if key not in arguments]
-    if missing:
-        raise CheckpointError(
-            f"{source}: the header's config lacks {missing}, which {name} needs. {_EDITED}"
-        )
-    for key, value in arguments.items():
-        expected = _config_problem(key, value)
-        if expected:
-            raise CheckpointError(
-                f"{source}: the header's config gives {name} {key}={value!r} "
-                f"({type(value).__name__}), but {key} must be {expected}. {_EDITED}"
-            )
-    return arguments
-
-
-def _config_problem(key: str, value: Any) -> str:
-    """What ``value`` should be, if it is not a valid ``key`` of a model's config; else ''."""
-    if key in _POSITIVE_INTS and not (_is_int(value) and value >= 1):
-        return "a positive int"
-    if key == "sizes" and not (
-        isinstance(value, list) and len(value) >= 2 and all(_is_int(n) and n >= 1 for n in value)
-    ):
-        return "a list of at least two positive ints"
-    if key == "activation" and not isinstance(value, str):
-        return "the name of an activation"
-    if key == "batchnorm" and not isinstance(value, bool):
-        return "true or false"
-    if key == "dropout" and not (_is_real(value) and 0 <= value < 1):
-        return "a number in [0, 1)"
-    return ""
 
 
 def _linear(fan_in: int, fan_out: int, **_: Any) -> dict[str, Shape]:
@@ -583,7 +292,7 @@ def _shapes_of(
         if isinstance(error, CheckpointError):
             raise
         raise CheckpointError(
-            f"{source}: the header's config does not describe a valid {name}: {error}. {_EDITED}"
+            f"{source}: the header's config does not describe a valid {name}: {error}. {EDITED}"
         ) from error
     shapes = cast(list[dict[str, Shape]], layers)
     return {f"{i}.{key}": shape for i, layer in enumerate(shapes) for key, shape in layer.items()}
@@ -595,7 +304,7 @@ def _builder(
     """Check the header's model (and, given the stored shapes, that its config implies exactly
     them); return what builds it."""
     cls = _model_class(header, source)
-    arguments = _config_arguments(cls, header, source)
+    arguments = config_arguments(cls, header, source)
     expected = _shapes_of(cls, arguments, source)  # (also checks what the types do not)
     if stored is not None and expected != dict(stored):
         raise CheckpointError(_config_mismatch(header, cls, expected, stored, source))
@@ -659,7 +368,7 @@ def _check_fits(own: Mapping[str, Shape], stored: Mapping[str, Shape], path: obj
 
 
 def _check_optimizer(
-    optimizer: Optimizer, header: Mapping[str, Any], entries: Mapping[str, _Entry], path: object
+    optimizer: Optimizer, header: Mapping[str, Any], entries: Mapping[str, Entry], path: object
 ) -> None:
     """The stored optimizer state is the state of ``optimizer``'s class, over parameters of
     its shapes (checked before any data is read)."""
@@ -684,7 +393,7 @@ def _check_optimizer(
     for name in ("lr", "steps"):
         if name not in state:
             raise CheckpointError(
-                f"{path}: its optimizer state lacks {name!r} (it has {sorted(state)}). {_EDITED}"
+                f"{path}: its optimizer state lacks {name!r} (it has {sorted(state)}). {EDITED}"
             )
     allowed = OPTIMIZER_BUFFERS.get(type(optimizer))
     for key, shape in state.items():
@@ -711,111 +420,6 @@ def _check_optimizer(
 
 def _count(shapes: Mapping[str, Shape]) -> int:
     return sum(math.prod(shape) for shape in shapes.values())
-
-
-# -- the header's training state ----------------------------------------------------------------
-
-
-def _check_recipe(recipe: Any, source: object) -> None:
-    """A dict of `Recipe` entries, each of its field's type (the type of its default, and a
-    number or None where the default is None)."""
-    if not isinstance(recipe, dict):
-        raise CheckpointError(
-            f"{source}: the header's 'recipe' should be a dict of `Recipe` entries, but is "
-            f"{_shown(recipe)}. {_EDITED}"
-        )
-    defaults = {field.name: field.default for field in fields(Recipe)}
-    unknown = sorted(recipe.keys() - defaults.keys())
-    if unknown:
-        raise CheckpointError(
-            f"{source}: the header's recipe has the unknown entries {unknown} (known: "
-            f"{sorted(defaults)}). {_EDITED}"
-        )
-    for key, value in recipe.items():
-        default = defaults[key]
-        if isinstance(default, bool):
-            ok, expected = isinstance(value, bool), "true or false"
-        elif isinstance(default, int):
-            ok, expected = _is_int(value), "an int"
-        elif isinstance(default, str):
-            ok, expected = isinstance(value, str), "a string"
-        else:  # a float, or None for "the optimizer's default"
-            ok = (value is None and default is None) or _is_real(value)
-            expected = "a number" + (" or null" if default is None else "")
-        if not ok:
-            raise CheckpointError(
-                f"{source}: the header's recipe gives {key}={_shown(value)}, but {key} must be "
-                f"{expected}. {_EDITED}"
-            )
-
-
-def _check_record(record: Any, epoch: int, source: object) -> None:
-    names = [field.name for field in fields(EpochStats)]
-    where = f"{source}: the header's history[{epoch - 1}]"
-    if not isinstance(record, dict) or sorted(record) != sorted(names):
-        got = f"the entries {sorted(record)}" if isinstance(record, dict) else _shown(record)
-        raise CheckpointError(
-            f"{where} should be an epoch's record with the entries {names}, but has {got}. "
-            f"{_EDITED}"
-        )
-    if record["epoch"] != epoch or not _is_int(record["epoch"]):
-        raise CheckpointError(
-            f"{where} should be epoch {epoch}'s record, but is {_shown(record['epoch'])}'s. "
-            f"{_EDITED}"
-        )
-    for name in names[1:]:
-        if not _is_real(record[name]):
-            raise CheckpointError(
-                f"{where} gives {name}={_shown(record[name])}, but {name} must be a number. "
-                f"{_EDITED}"
-            )
-
-
-def _check_rng_state(state: Any, source: object) -> None:
-    """The state of a PCG64 generator (what `np.random.default_rng` makes), every field an int
-    in its range, and accepted by a PCG64."""
-    words = state.get("state") if isinstance(state, dict) else None
-    ok = (
-        isinstance(state, dict)
-        and sorted(state) == ["bit_generator", "has_uint32", "state", "uinteger"]
-        and state["bit_generator"] == "PCG64"
-        and isinstance(words, dict)
-        and sorted(words) == ["inc", "state"]
-        and all(_is_int(words[k]) and 0 <= words[k] < 2**128 for k in ("inc", "state"))
-        and state["has_uint32"] in (0, 1)
-        and _is_int(state["has_uint32"])
-        and _is_int(state["uinteger"])
-        and 0 <= state["uinteger"] < 2**32
-    )
-    if ok:
-        try:
-            np.random.PCG64(0).state = state
-        except (TypeError, ValueError, KeyError, OverflowError):
-            ok = False
-    if not ok:
-        raise CheckpointError(
-            f"{source}: the header's 'rng_state' should be the state of NumPy's PCG64 generator "
-            "(a dict with bit_generator 'PCG64', state {'state': int, 'inc': int}, has_uint32 "
-            f"and uinteger), but is {_shown(state)}. {_EDITED}"
-        )
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _shown(value: Any, limit: int = 80) -> str:
-    """``value`` for a message: its type and (at most ``limit`` characters of) its repr."""
-    text = repr(value)
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
-    return f"{type(value).__name__} {text}" if value is not None else "missing (null)"
 
 
 def _with_prefix(arrays: dict[str, Array], prefix: str) -> dict[str, Array]:

@@ -39,9 +39,7 @@ from ..optim import LRScheduler, Optimizer, clip_grad_norm
 
 DEFAULT_BLAS_THREADS = 1
 """BLAS threads while training. A mini-batch's matrix products are small (64 x 784 x 128), so a
-second thread saves little on an idle core and costs much on a busy one: on the 2-core machine
-of the README, with a second process spinning on one core (``bench --busy``), TwoLayerMLP's
-epoch took 0.50-0.79 s on one thread and 1.50-2.56 s on two (runs minutes apart). A fixed
+second thread saves little on an idle core and costs much on a busy one (README, Speed). A fixed
 number also keeps runs bit-for-bit reproducible: OpenBLAS's products round differently on one
 thread and on several."""
 

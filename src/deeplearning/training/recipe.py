@@ -23,7 +23,7 @@ import numpy as np
 from ..autograd import nn
 from ..core.module import Module
 from ..core.validation import check_flag, check_number
-from ..data.datasets import DATASETS
+from ..data.registry import DATASETS
 from ..layers import MLP, LeNet5, TwoLayerMLP
 from ..optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from ..optim.lr_scheduler import (
