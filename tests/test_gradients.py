@@ -65,8 +65,8 @@ def _distinct(*shape: int, seed: int = 0) -> np.ndarray:
 def _layer(
     make: Callable[[], Layer], *shape: int, data: Callable[..., np.ndarray] = _data
 ) -> Callable[[], dict[str, float]]:
-    """Check a layer's input gradient and each parameter's (``W`` -> ``dL_dW``, ``fc1.W`` ->
-    ``fc1.dL_dW``), with a random upstream gradient, on an input ``data(*shape)``."""
+    """Check a layer's input gradient and each parameter's (``W`` -> ``W.grad``, ``fc1.W`` ->
+    ``fc1.W.grad``), with a random upstream gradient, on an input ``data(*shape)``."""
 
     def run() -> dict[str, float]:
         errors = check_layer(make(), data(*shape), rng=1)
@@ -78,8 +78,7 @@ def _layer(
 def _gradient_name(name: str) -> str:
     if name == "input":
         return "input gradient"
-    owner, dot, param = name.rpartition(".")
-    return f"{owner}{dot}dL_d{param}"
+    return f"{name}.grad"
 
 
 class FixedMaskDropout(Dropout):

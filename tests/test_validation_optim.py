@@ -359,8 +359,8 @@ BATCHNORM_CASES: list[Case] = [
         (f"{make.__module__}.{name} eps=inf", lambda m=make: m(3, eps=INF), ValueError,
          r"eps must be a finite number > 0, got inf"),
         (f"{make.__module__}.{name} num_features=0", lambda m=make: m(0), ValueError,
-         rf"^{name}: num_features must be an int >= 1, got 0; pass the channels of the input, "
-         rf"e.g. {name}\(64\)$"),
+         rf"^{name}: num_features must be an int >= 1, got 0; pass e.g. {name}\(64\) for 64 "
+         r"channels$"),
         (f"{make.__module__}.{name} num_features<0", lambda m=make: m(-3), ValueError,
          r"num_features must be an int >= 1, got -3"),
         (f"{make.__module__}.{name} num_features float", lambda m=make: m(3.0), TypeError,

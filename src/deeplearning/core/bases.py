@@ -17,6 +17,7 @@ from .validation import (
     check_batch_norm_options,
     check_dropout_probability,
     check_flag,
+    check_int,
     float_dtype,
 )
 from .windows import Pair, as_pair, check_images, pool_window
@@ -129,18 +130,7 @@ class BatchNormBase(Module):
         dtype: DTypeLike = np.float32,
     ) -> None:
         where = type(self).__name__
-        if isinstance(num_features, (bool, np.bool_)) or not isinstance(
-            num_features, (int, np.integer)
-        ):
-            raise TypeError(
-                f"{where}: num_features must be an int, got {type(num_features).__name__} "
-                f"{num_features!r}; pass the channels of the input, e.g. {where}(64)"
-            )
-        if num_features < 1:
-            raise ValueError(
-                f"{where}: num_features must be an int >= 1, got {num_features}; pass the "
-                f"channels of the input, e.g. {where}(64)"
-            )
+        check_int(num_features, "num_features", where, example=f"{where}(64) for 64 channels")
         check_batch_norm_options(eps, momentum, where)
         dtype = float_dtype(dtype, where)
         super().__init__()

@@ -1,9 +1,14 @@
-"""The layer path's convolutional layers: `Conv2d`, `MaxPool2d`, `AvgPool2d` and `Flatten`;
-and `Conv2dBase` and `Pool2dBase`, what they hold on both paths.
+"""The layer path's convolution, `Conv2d`, as one matrix product over im2col's columns, and
+`Flatten`, its bridge to the Linear layers.
 
-They take images (N, C, H, W), as PyTorch's do, and compute with the kernels of `convolution`
-(shared with the autograd engine); each keeps what its backward pass needs. `BatchNorm2d` is
-in `regularization`, beside `BatchNorm1d`.
+With ``cols = im2col(x)`` (C kh kw, N OH OW), ``Wm = weight.reshape(O, C kh kw)`` and the
+output gradient ``dout`` laid out as (O, N OH OW)::
+
+    y = Wm @ cols + bias              dL/dweight = dout @ colsᵀ
+    dL/dbias = Σ dout                 dL/dx = col2im(Wmᵀ @ dout)
+
+Images are (N, C, H, W), as in PyTorch; the kernels (`core.windows`) are shared with the
+engine, and what a convolution holds (weights, window, stride, padding) is `core.bases`'.
 """
 
 from __future__ import annotations

@@ -1,5 +1,11 @@
-"""Inverted dropout on the layer path, `Dropout`: ``y = x * mask`` in training, the identity in
-evaluation."""
+"""Inverted dropout on the layer path, `Dropout`. In training, with ``u ~ U[0, 1)`` per
+element::
+
+    mask = [u >= p] / (1 - p)        y = x * mask        dL/dx = dout * mask
+
+so that E[y] = x; in evaluation, the identity. The masks come from `core.kernels.dropout_mask`,
+shared with the engine.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""The layer path: `Layer`, a module with a hand-written backward pass, and the basic layers.
+"""The layer path's contract, `Layer`: a module with a hand-written backward pass; and
+`Sequential`, a chain of layers.
+
+For a layer ``y = f(x; θ)`` inside a loss ``L``, backpropagation is the chain rule, one layer
+at a time, from the loss back to the input::
+
+    dL/dθ = (dy/dθ)ᵀ dL/dy        dL/dx = (dy/dx)ᵀ dL/dy
 
 Every layer follows one contract:
 
@@ -9,11 +15,9 @@ Every layer follows one contract:
 - ``backward_params(dout)`` does the same but may skip dL/d(input); a model calls it on its
   first layer, whose input gradient nobody needs.
 
-Layers here: `Linear`; the activations `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`, `Softmax` and
-`LogSoftmax`; and `Sequential`, a chain of layers. `Dropout` and `BatchNorm1d`, which behave
-differently in training and evaluation mode, are in `regularization`. The module tree
-(parameters, buffers, ``state_dict``, ``train()``/``eval()``) is `Module`'s, shared with the
-autograd path.
+The layers themselves are in the files beside this one (`linear`, `activation`, `conv`,
+`pooling`, `normalization`, `dropout`, `loss`). The module tree (parameters, buffers,
+``state_dict``, ``train()``/``eval()``) is `core.module.Module`'s, shared with the engine.
 
 Arrays flow with a batch dimension first: ``x`` has shape ``(N, features)``. The dtype of a
 layer's computation follows its parameters (float32 by default, float64 for gradient checks).

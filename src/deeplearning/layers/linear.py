@@ -1,4 +1,12 @@
-"""The fully connected layer, `Linear`: ``y = x @ W + b``."""
+"""The fully connected layer, `Linear`, for a batch ``x`` (N, in) and ``dout = dL/dy``::
+
+    y = x @ W + b                 (N, out)
+    dL/dW = xᵀ @ dout             (in, out)     a sum over the batch of outer products
+    dL/db = Σ_n dout[n]           (out,)
+    dL/dx = dout @ Wᵀ             (N, in)
+
+A model's first layer skips the last product (`Linear.backward_params`): nobody needs dL/dx.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +36,7 @@ class Linear(Layer):
 
     Shapes: ``x`` (N, in_features) -> ``y`` (N, out_features); the parameters ``W``
     (in_features, out_features) and ``b`` (out_features,), with their gradients in ``W.grad``
-    and ``b.grad``.
+    and ``b.grad`` (also ``dL_dW`` and ``dL_db``, the seed's names for the same arrays).
 
     Backward, with ``dout = dL/dy``::
 
@@ -74,6 +82,16 @@ class Linear(Layer):
         self.backward_params(dout)
         dx: Array = np.asarray(dout, dtype=self.W.dtype) @ self.W.data.T
         return dx
+
+    @property
+    def dL_dW(self) -> Array:
+        """The seed's name for ``W.grad``: dL/dW of the last backward pass (the same array)."""
+        return self.W.grad
+
+    @property
+    def dL_db(self) -> Array:
+        """The seed's name for ``b.grad``: dL/db of the last backward pass (the same array)."""
+        return self.b.grad
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"

@@ -1,4 +1,8 @@
-"""Loss functions: `MSELoss` and `CrossEntropyLoss` (softmax fused).
+"""Loss functions, where every backward pass starts: `MSELoss` and `CrossEntropyLoss` (softmax
+fused), for a prediction ``z`` and targets ``t``::
+
+    MSE, n elements:   L = Σ (z - t)² / n                     dL/dz = 2 (z - t) / n
+    cross-entropy:     L = -(1/N) Σ_n log softmax(z_n)[t_n]    dL/dz = (softmax(z) - onehot(t)) / N
 
 A loss is the end of the chain: ``forward(prediction, target)`` returns the loss as a Python
 float and keeps what ``backward()`` needs; ``backward()`` takes no argument (dL/dL = 1) and

@@ -105,7 +105,7 @@ class TwoLayerMLP(Layer):
         return loss
 
     def predict(self, x: ArrayLike) -> Array:
-        """Predicted class labels, shape (N,), int64 (see `metrics.predict`)."""
+        """Predicted class labels, shape (N,), int64 (see `core.evaluation.predict`)."""
         return predict(self, x)
 
     def evaluate(self, x: ArrayLike, y: ArrayLike) -> float:

@@ -1,7 +1,14 @@
-"""Layers that behave differently in training and evaluation mode: `Dropout`, `BatchNorm1d`
-and `BatchNorm2d` (``layer.train()`` / ``layer.eval()``); and `DropoutBase` and `BatchNormBase`,
-what they hold on both paths. Their masks and running statistics use the kernels of
-`functional`, shared with the autograd path."""
+"""Batch normalisation on the layer path: `BatchNorm1d` over rows (N, C) and `BatchNorm2d`
+over images (N, C, H, W), per channel. In training mode, with the batch's mean ``μ`` and
+biased variance ``σ²`` per channel and ``g = dout * weight``::
+
+    x̂ = (x - μ) / sqrt(σ² + eps)          y = weight * x̂ + bias
+    dL/dx = (g - mean(g) - x̂ mean(g x̂)) / sqrt(σ² + eps)
+    dL/dweight = Σ dout x̂                 dL/dbias = Σ dout
+
+In evaluation mode ``μ`` and ``σ²`` are the running statistics (`core.kernels`), constants,
+so the layer is affine. What it holds on both paths is `core.bases.BatchNormBase`'s.
+"""
 
 from __future__ import annotations
 
