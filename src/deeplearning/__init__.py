@@ -8,6 +8,7 @@ The public API, re-exported from the modules that define it::
     from deeplearning.autograd import Tensor, grad, nn    # the autograd engine
 """
 
+from . import _moved
 from .core.finite_differences import numerical_gradient, relative_error
 from .core.kernels import log_softmax, softmax
 from .core.module import Module, Parameter
@@ -36,6 +37,8 @@ from .layers import (
     check_layer,
 )
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm
+
+_moved.install()  # the flat layout's module paths (deeplearning.schedules, ...) keep working
 
 __version__ = "0.1.0"
 
