@@ -19,7 +19,7 @@ from deeplearning.losses import CrossEntropyLoss
 from deeplearning.mnist_mlp import TwoLayerMLP
 from deeplearning.optim import SGD
 from deeplearning.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
-from deeplearning.training.fit import train_epoch
+from deeplearning.training.loop import train_epoch
 
 
 def test_synthetic_mnist_is_mnist_shaped_seeded_and_balanced() -> None:

@@ -32,7 +32,7 @@ from deeplearning.training.checkpoint import (
     read_resume_header,
     save_checkpoint,
 )
-from deeplearning.training.fit import EpochStats
+from deeplearning.training.loop import EpochStats
 from deeplearning.training.recipe import ENGINES, Recipe
 
 Header = dict[str, Any]

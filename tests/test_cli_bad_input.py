@@ -549,7 +549,7 @@ def test_an_existing_file_that_is_not_writable_is_refused(
 
 def test_the_divergence_rule_leaves_other_losses_alone() -> None:
     from deeplearning import SGD, Linear, MSELoss, Sequential
-    from deeplearning.training.fit import train_epoch
+    from deeplearning.training.loop import train_epoch
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 5)).astype(np.float32)

@@ -37,7 +37,7 @@ from deeplearning.core.finite_differences import numerical_gradient
 from deeplearning.core.init import as_generator
 from deeplearning.data.download import download_dataset
 from deeplearning.optim import SGD, clip_grad_norm
-from deeplearning.training.fit import train_epoch
+from deeplearning.training.loop import train_epoch
 
 ACTIVATIONS = [ReLU, Sigmoid, Tanh, LeakyReLU, Softmax, LogSoftmax]
 COMPLEX = np.array([[1 + 2j, -1.0]])

@@ -26,7 +26,7 @@ from deeplearning.training.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from deeplearning.training.fit import fit
+from deeplearning.training.loop import fit
 from deeplearning.training.metrics import evaluate, predict
 from deeplearning.training.recipe import ENGINES, Recipe
 

@@ -13,7 +13,7 @@ from deeplearning import MLP, CrossEntropyLoss, TwoLayerMLP
 from deeplearning.data.datasets import Dataset
 from deeplearning.optim import SGD, AdamW
 from deeplearning.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
-from deeplearning.training.fit import (
+from deeplearning.training.loop import (
     EpochStats,
     TrainingDivergedError,
     blas_threads,

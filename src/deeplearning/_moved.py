@@ -36,7 +36,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "recipe": ("training.recipe",),
     "regularization": ("layers.normalization", "layers.dropout", "core.bases"),
     "schedules": ("optim.lr_scheduler",),
-    "train": ("training.fit",),
+    "train": ("training.loop",),
     "autograd.tensor": ("core.tensor",),
 }
 """Each old module (below ``deeplearning.``) and the modules that now hold its names."""
@@ -59,10 +59,7 @@ class _Loader(importlib.abc.Loader):
 
         def find(name: str) -> Any:
             for place in places:
-                try:
-                    holder = importlib.import_module(place)
-                except ModuleNotFoundError:
-                    continue
+                holder = importlib.import_module(place)
                 if hasattr(holder, name):
                     return getattr(holder, name)
             raise AttributeError(f"{module.__name__} (now {', '.join(places)}) has no {name!r}")

@@ -23,7 +23,7 @@ from ..core.types import Array
 from ..data.datasets import minibatches
 from ..layers import AvgPool2d, Conv2d, LeNet5, Linear, MaxPool2d
 from ..optim import SGD
-from ..training.fit import DEFAULT_BLAS_THREADS, batch_gradients, blas_threads
+from ..training.loop import DEFAULT_BLAS_THREADS, batch_gradients, blas_threads
 from .synthetic import synthetic_mnist
 from .timing import (
     WARMUP_BATCHES,

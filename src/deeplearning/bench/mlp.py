@@ -36,7 +36,7 @@ from ..data.datasets import minibatches
 from ..layers import CrossEntropyLoss, Elementwise, Linear, ReLU, TwoLayerMLP
 from ..optim import SGD, Adam
 from ..optim.lr_scheduler import CosineAnnealingLR, LRScheduler
-from ..training.fit import DEFAULT_BLAS_THREADS, batch_gradients, blas_threads, train_epoch
+from ..training.loop import DEFAULT_BLAS_THREADS, batch_gradients, blas_threads, train_epoch
 from .synthetic import synthetic_mnist
 from .timing import (
     WARMUP_BATCHES,

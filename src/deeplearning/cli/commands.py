@@ -35,7 +35,7 @@ from ..data.datasets import load_mnist
 from ..data.registry import DATASETS, dataset_info
 from ..optim import LRScheduler
 from ..training.checkpoint import load_checkpoint, read_resume_header, save_checkpoint
-from ..training.fit import EpochStats, TrainingDivergedError, fit
+from ..training.loop import EpochStats, TrainingDivergedError, fit
 from ..training.metrics import confusion_matrix, predict
 from ..training.recipe import IMAGE_MODELS, WARMUP_START_FACTOR, Recipe
 from .parser import UsageError, build_parser, check_bench, check_outputs

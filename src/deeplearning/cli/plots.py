@@ -15,7 +15,7 @@ from ..core.atomic import atomic_write
 from ..core.bases import Conv2dBase
 from ..core.module import Module
 from ..core.types import Array, PathLike
-from ..training.fit import EpochStats
+from ..training.loop import EpochStats
 from ..training.metrics import confusion_matrix
 
 

@@ -2,6 +2,6 @@
 confusion matrix (`metrics`), the named recipes of the command line (`recipe`), and saving and
 resuming a run (`checkpoint`, over the guarded archive reader of `archive`)."""
 
-from .fit import EpochStats, TrainingDivergedError, batch_gradients, fit, train_epoch
+from .loop import EpochStats, TrainingDivergedError, batch_gradients, fit, train_epoch
 
 __all__ = ["EpochStats", "TrainingDivergedError", "batch_gradients", "fit", "train_epoch"]

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..core.module import Module
 from ..core.types import Array, PathLike
-from .fit import EpochStats
+from .loop import EpochStats
 from .recipe import Recipe
 
 FORMAT = "deeplearning-checkpoint"

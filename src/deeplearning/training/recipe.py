@@ -35,7 +35,7 @@ from ..optim.lr_scheduler import (
     SequentialLR,
     StepLR,
 )
-from .fit import DEFAULT_BLAS_THREADS
+from .loop import DEFAULT_BLAS_THREADS
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
