@@ -30,7 +30,8 @@ from .validation import check_flag
 
 class Parameter(Tensor):
     """A tensor that a module trains: ``requires_grad`` is set, and ``.grad`` is an array of
-    zeros from the start, written into (never replaced) by both paths' backward passes.
+    zeros from the start, set by every backward pass: a layer writes into it, and the engine
+    replaces it with the array its pass computed (read ``.grad`` after each pass).
 
     Parameters
     ----------

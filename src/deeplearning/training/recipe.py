@@ -22,7 +22,7 @@ import numpy as np
 
 from ..autograd import nn
 from ..core.module import Module
-from ..core.validation import check_flag, check_number
+from ..core.validation import check_flag, check_int, check_number
 from ..data.registry import DATASETS
 from ..layers import MLP, LeNet5, TwoLayerMLP
 from ..optim import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -131,14 +131,9 @@ class Recipe:
                 "TwoLayerMLP has no BatchNorm or Dropout: give the model as sizes, "
                 "e.g. --model 784-128-10 --batchnorm"
             )
-        for name in ("epochs", "batch_size", "threads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int of at least 1, got {value!r}")
-        for name in ("seed", "warmup"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int of at least 0, got {value!r}")
+        for name, low in (("epochs", 1), ("batch_size", 1), ("threads", 1), ("seed", 0),
+                          ("warmup", 0)):  # fmt: skip
+            check_int(getattr(self, name), name, "Recipe", low=low)
         for name in ("momentum", "weight_decay"):
             if getattr(self, name) is not None:
                 check_number(getattr(self, name), name, "Recipe", low=0, example=f"{name}=0.9")
