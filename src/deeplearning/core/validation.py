@@ -245,7 +245,7 @@ def check_targets(who: str, logits: Array, target: ArrayLike) -> Array:
 
 def check_class_labels(labels: Array, num_classes: int) -> None:
     """Check that labels are integers in [0, num_classes): a TypeError or a ValueError that
-    shows the first labels out of range. Shared by the losses and `metrics.confusion_matrix`."""
+    shows the first labels out of range. Shared by the losses and `confusion_matrix`."""
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(
             f"class labels must be integers but got dtype {labels.dtype}. Convert them with "

@@ -55,7 +55,7 @@ def download_dataset(
     behind: no temporary file, and no folder that this call created and left empty. A mirror
     that sends more than the file's size (`DatasetInfo.sizes`, else `MAX_DOWNLOAD_BYTES`) is cut
     off one byte past it. Temporary files left by a killed download (``.<file>.*.tmp``, not
-    written to for `atomic.STALE_TEMPORARY_S`) are removed first. Mirrors are tried in order
+    written to for `core.atomic.STALE_TEMPORARY_S`) are removed first. Mirrors are tried in order
     for each file.
 
     Parameters
@@ -129,8 +129,8 @@ def _make_folders(folder: Path) -> list[Path]:
 
 def remove_stale_temporaries(folder: Path, name: str) -> list[Path]:
     """Remove the temporary files that killed downloads of ``name``'s four files left in
-    ``folder`` (`atomic.remove_stale_temporaries`, which keeps any younger than
-    `atomic.STALE_TEMPORARY_S`: a download in progress). Returns the files removed."""
+    ``folder`` (`core.atomic.remove_stale_temporaries`, which keeps any younger than
+    `core.atomic.STALE_TEMPORARY_S`: a download in progress). Returns the files removed."""
     return [
         path
         for filename in dataset_info(name).sha256

@@ -41,7 +41,7 @@ class ReLU(Elementwise):
 class Sigmoid(Layer):
     """Logistic sigmoid: ``y = 1 / (1 + exp(-x))``; ``dL/dx = dout * y * (1 - y)``.
 
-    The stable kernel `functional.sigmoid` never lets ``exp`` overflow, whatever x.
+    The stable kernel `core.kernels.sigmoid` never lets ``exp`` overflow, whatever x.
     """
 
     def __init__(self) -> None:

@@ -26,7 +26,7 @@ class BatchNorm1d(BatchNormBase, Layer):
     Training mode, with the batch's mean ``mu`` and biased variance ``var`` per feature::
 
         x_hat = (x - mu) / sqrt(var + eps)          y = weight * x_hat + bias
-        running statistics updated by `functional.update_running_stats`
+        running statistics updated by `core.kernels.update_running_stats`
 
     (PyTorch's conventions: ``momentum`` weighs the new value; the running variance is the
     unbiased one.) Evaluation mode uses ``running_mean`` and ``running_var`` instead of the
