@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tensor import Function, Grad, Operand, Tensor, as_array, grad_mode
+from ..core.tensor import Function, Grad, Operand, Tensor, as_array, begin_backward_pass, grad_mode
 from ..core.types import Array
 
 
@@ -60,8 +60,10 @@ def backward(
     seed = _seed(output, grad)
     leaf_grads = _backprop(output, seed, retain_graph or create_graph, create_graph)
     given: set[int] = set()
+    begin_backward_pass()
     for leaf, g in leaf_grads.values():
         leaf.grad = _owned(g, leaf.dtype, seed, given)
+        leaf.grad_written(leaf.grad)  # a Parameter's current gradient, for the optimizers
 
 
 def grad(
@@ -184,6 +186,7 @@ def _backprop(
                     found[id(x)] = (x, gy)
                 if node.retained is not None:
                     _retain(node.retained, gy)
+                node.check_unchanged()
                 for x, gx in zip(node.saved_inputs(), node.backward(gy)):
                     if gx is None or not x.requires_grad:
                         continue

@@ -17,13 +17,13 @@ optimizers, schedules, checkpoints and trainer serve both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .tensor import Tensor, grad_mode
+from .tensor import Tensor, grad_mode, passes
 from .types import Array
 from .validation import check_flag
 
@@ -33,6 +33,12 @@ class Parameter(Tensor):
     zeros from the start, set by every backward pass: a layer writes into it, and the engine
     replaces it with the array its pass computed (read ``.grad`` after each pass).
 
+    A parameter used at several places of one forward pass gets the sum of their gradients, on
+    both paths, as in PyTorch (tied weights): on the layer path, each layer's ``forward`` calls
+    `used_by`, and its ``backward`` writes through `grad_out` and `grad_written`, which add the
+    second use's gradient to the first's. A parameter that the latest backward pass did not
+    reach keeps an older gradient; `current_gradients` tells the optimizers to leave it alone.
+
     Parameters
     ----------
     data : ndarray
@@ -40,16 +46,52 @@ class Parameter(Tensor):
         stays valid.
     """
 
-    __slots__ = ()
+    __slots__ = ("_grad_pass", "_use_pass", "_users", "_writes")
 
     grad: Array
 
     def __init__(self, data: ArrayLike) -> None:
         super().__init__(data, requires_grad=True)
         self.grad = np.zeros_like(self.data)
+        self._grad_pass = -1  # the pass that set .grad; -1: none yet, or set by hand
+        self._use_pass, self._users, self._writes = -1, set[int](), 0
+
+    def used_by(self, layer: object) -> None:
+        """Count ``layer``'s use of this parameter in the forward pass now running."""
+        if passes.wrote:  # the first forward after a backward pass starts the next pass
+            passes.number += 1
+            passes.wrote = False
+        if self._use_pass != passes.number:
+            self._use_pass, self._users, self._writes = passes.number, set(), 0
+        self._users.add(id(layer))
+
+    def grad_out(self) -> Array:
+        """Where a backward pass writes this parameter's gradient for one use: ``.grad``
+        itself for the first use of the pass (the gradient is set), a new array for another
+        use (added to ``.grad`` by `grad_written`)."""
+        if self._writes % max(len(self._users), 1) == 0:
+            return self.grad
+        return np.empty_like(self.grad)
+
+    def grad_written(self, grad: Array) -> None:
+        """Record one use's gradient, written to ``grad`` (from `grad_out`): added to
+        ``.grad`` unless it is ``.grad``; ``.grad`` is now the current pass's."""
+        if grad is not self.grad:
+            self.grad += grad
+        self._writes += 1
+        self._grad_pass = passes.number
+        passes.wrote = True
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+def current_gradients(params: Sequence[Parameter]) -> list[int]:
+    """The positions of the parameters whose ``.grad`` the latest backward pass among them set
+    (or that no pass set: gradients set by hand): what an optimizer step applies. One that the
+    pass did not reach (another head of the model) keeps a gradient applied once already."""
+    latest = max(param._grad_pass for param in params)
+    return [i for i, param in enumerate(params) if param._grad_pass in (-1, latest)]
 
 
 class Module:
@@ -67,6 +109,23 @@ class Module:
     def __init__(self) -> None:
         self.training = True
         self._buffer_names: list[str] = []
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Set an attribute, refusing what would break the tree in silence: an array over a
+        `Parameter` (it would leave the optimizer and the checkpoint), or a sub-module of the
+        other path (its gradients would never be computed)."""
+        if isinstance(value, Module):
+            _check_same_path(self, name, value)
+        elif isinstance(value, (list, tuple)) and _all_modules(value):
+            for child in value:
+                _check_same_path(self, name, child)
+        elif not isinstance(value, Parameter) and isinstance(self.__dict__.get(name), Parameter):
+            raise TypeError(
+                f"cannot assign {type(value).__name__} to {type(self).__name__}.{name}, a "
+                f"Parameter: set its values with {name}.data[...] = value, or replace it with "
+                f"{name} = Parameter(value)"
+            )
+        object.__setattr__(self, name, value)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The output for a batch (subclasses define it, usually as ``forward(self, x)``)."""
@@ -203,6 +262,23 @@ class Module:
 
 def _all_modules(items: list[Any] | tuple[Any, ...]) -> bool:
     return bool(items) and all(isinstance(item, Module) for item in items)
+
+
+PATHS = {
+    "layers": "the layer path (hand-written backward: deeplearning.layers)",
+    "autograd": "the engine (deeplearning.autograd.nn)",
+}
+
+
+def _check_same_path(parent: Module, name: str, child: Module) -> None:
+    """Refuse a sub-module of the other path: the engine never calls a layer's ``backward``,
+    and a layer's ``backward`` cannot reach an engine module's parameters."""
+    if child.engine != parent.engine:
+        raise TypeError(
+            f"{type(parent).__name__} is a module of {PATHS[parent.engine]}, but its "
+            f"{name!r} is {type(child).__name__}, of {PATHS[child.engine]}: its gradients "
+            f"would never be computed. Build the model from one path's modules."
+        )
 
 
 class Sequential(Module):

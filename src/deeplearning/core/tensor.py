@@ -16,7 +16,9 @@ and is freed as soon as its last tensor is dropped.
 
 from __future__ import annotations
 
+import threading
 import weakref
+from collections.abc import Iterator
 from contextlib import ContextDecorator
 from typing import TYPE_CHECKING, Any, Union
 
@@ -24,16 +26,23 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .types import Array
-from .validation import check_flag
+from .validation import check_flag, check_number
 
 if TYPE_CHECKING:
     from ..autograd.ops import Axis, Index
 
 
-class _GradMode:
-    """Whether operations record the graph now (`no_grad` turns it off)."""
+class _GradMode(threading.local):
+    """Whether operations record the graph now (`no_grad` turns it off), for each thread apart,
+    as in PyTorch: one thread inside ``no_grad()`` leaves the others recording."""
 
     enabled = True
+
+    def __init__(self) -> None:  # runs once in each thread that uses it
+        self.previous: list[bool] = []  # the modes to restore: blocks nest, decorators recurse
+
+
+_grad_mode = _GradMode()
 
 
 class grad_mode(ContextDecorator):  # noqa: N801  (lower case, as torch.set_grad_enabled)
@@ -42,14 +51,13 @@ class grad_mode(ContextDecorator):  # noqa: N801  (lower case, as torch.set_grad
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self._previous: list[bool] = []  # a stack: a decorated function may call itself
 
     def __enter__(self) -> None:
-        self._previous.append(_GradMode.enabled)
-        _GradMode.enabled = self.enabled
+        _grad_mode.previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.enabled
 
     def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._previous.pop()
+        _grad_mode.enabled = _grad_mode.previous.pop()
 
 
 class no_grad(grad_mode):  # noqa: N801  (lower case, as torch.no_grad)
@@ -65,7 +73,25 @@ class no_grad(grad_mode):  # noqa: N801  (lower case, as torch.no_grad)
 
 def is_grad_enabled() -> bool:
     """Whether operations record the graph now."""
-    return _GradMode.enabled
+    return _grad_mode.enabled
+
+
+class _Passes:
+    """The backward passes so far, counted, so that a step applies the current gradients."""
+
+    number = 0
+    """The pass that gradients are written in now."""
+    wrote = False
+    """Whether that pass has written a gradient (the next layer forward then starts another)."""
+
+
+passes = _Passes()
+
+
+def begin_backward_pass() -> None:
+    """Start a backward pass (the engine calls it: each ``backward()`` is one)."""
+    passes.number += 1
+    passes.wrote = True
 
 
 def as_array(data: ArrayLike) -> Array:
@@ -126,15 +152,25 @@ class Tensor:
         Whether the graph is recorded through this tensor.
     creator : Function or None
         The operation that made this tensor; None for a leaf (a tensor made by the user).
+
+    Notes
+    -----
+    In-place operations (``t -= x``, ``t[i] = x``, ``copy_``, ``zero_``, ``fill_``) change
+    ``data`` and return the same tensor, as in PyTorch. On a tensor that requires a gradient
+    they are refused while the graph is recorded: update parameters inside ``no_grad()``, or
+    through ``.data``. Each one counts in ``_version``, and a backward pass that needs a value
+    changed since it was recorded raises an error instead of computing a wrong gradient. (A
+    change through ``.data``, or through another tensor sharing the memory, is not counted.)
     """
 
-    __slots__ = ("__weakref__", "creator", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_version", "creator", "data", "grad", "requires_grad")
     __array_ufunc__ = None  # ndarray (op) Tensor calls Tensor's reflected operator
 
     data: Array
     grad: Array | None
     requires_grad: bool
     creator: Function | None
+    _version: int
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
         self.data = as_array(data)
@@ -142,12 +178,13 @@ class Tensor:
         check_flag(requires_grad, "requires_grad", "Tensor")
         self.requires_grad = bool(requires_grad)
         self.creator = None
+        self._version = 0
 
     @classmethod
     def _made_by(cls, data: Array, creator: Function | None) -> Tensor:
         """A tensor holding an operation's output (no conversion), in the graph if ``creator``."""
         tensor = cls.__new__(cls)
-        tensor.data, tensor.grad = data, None
+        tensor.data, tensor.grad, tensor._version = data, None, 0
         tensor.creator, tensor.requires_grad = creator, creator is not None
         return tensor
 
@@ -174,7 +211,25 @@ class Tensor:
         return self.creator is None
 
     def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The sub-tensors along the first axis, ``t[0], t[1], ...`` (each an indexing
+        operation, recorded as such)."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __bool__(self) -> bool:
+        """The truth value of a one-element tensor; ambiguous (an error) for any other."""
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous: use "
+                "(t != 0).any() or (t != 0).all()"
+            )
+        return bool(self.data.reshape(()))
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python float."""
@@ -187,8 +242,81 @@ class Tensor:
         return self.data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Array:
-        """``np.asarray(tensor)`` gives the data (as ``tensor.data``)."""
+        """``np.asarray(tensor)`` gives the data itself (``tensor.data``, shared);
+        ``np.array(tensor)`` a copy, as NumPy's ``copy`` and ``dtype`` say."""
+        if copy is False and dtype is not None and np.dtype(dtype) != self.dtype:
+            raise ValueError(
+                f"a {self.dtype} tensor cannot be seen as {np.dtype(dtype)} without a copy"
+            )
+        if copy:
+            return self.data.astype(self.dtype if dtype is None else dtype, copy=True)
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    # -- in place: PyTorch's rule ---------------------------------------------------------------
+    def _change(self, how: str) -> None:
+        """Refuse an in-place change of a tensor the graph follows (unless under `no_grad`);
+        else count it in ``_version`` (and tell the operation that saved this value)."""
+        if self.requires_grad and _grad_mode.enabled:
+            what = "a leaf that requires grad" if self.creator is None else "a tensor in a graph"
+            raise RuntimeError(
+                f"{how} changes {what} in place, which the graph cannot follow. To update a "
+                "parameter: with no_grad(): p -= lr * p.grad (or p.data -= lr * p.grad)"
+            )
+        self._version += 1
+        if self.creator is not None:
+            self.creator.output_changed = True
+
+    def __iadd__(self, other: Operand) -> Tensor:
+        self._change("+=")
+        self.data += _value(other)
+        return self
+
+    def __isub__(self, other: Operand) -> Tensor:
+        self._change("-=")
+        self.data -= _value(other)
+        return self
+
+    def __imul__(self, other: Operand) -> Tensor:
+        self._change("*=")
+        self.data *= _value(other)
+        return self
+
+    def __itruediv__(self, other: Operand) -> Tensor:
+        self._change("/=")
+        self.data /= _value(other)
+        return self
+
+    def __setitem__(self, key: Index, value: Operand) -> None:
+        self._change("t[...] = value")
+        self.data[key] = _value(value)
+
+    def copy_(self, source: Operand) -> Tensor:
+        """Copy ``source`` (broadcast to this tensor's shape) into this tensor; return it."""
+        value = np.asarray(_value(source))
+        try:
+            fits = np.broadcast_shapes(value.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"copy_ cannot broadcast a {value.shape} source to {self.shape}")
+        self._change("copy_")
+        self.data[...] = value
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        """Set every element to ``value``; return the tensor."""
+        check_number(value, "value", "fill_", example="fill_(0.0)")
+        self._change("fill_")
+        self.data.fill(value)
+        return self
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0; return the tensor."""
+        return self.fill_(0.0)
+
+    def grad_written(self, grad: Array) -> None:
+        """Note that a backward pass set ``.grad`` to ``grad`` (a `Parameter` records which
+        pass, for the optimizers; a plain tensor needs nothing)."""
 
     def detach(self) -> Tensor:
         """A new leaf tensor sharing this one's data, outside the graph."""
@@ -400,16 +528,21 @@ class Function:
 
     inputs: tuple[Tensor, ...] | None = None
     """The input tensors while the node is in a graph; None once the graph was freed."""
+    versions: tuple[int, ...] = ()
+    """Each input's ``_version`` when the node was recorded."""
+    output_changed = False
+    """Whether the output tensor was changed in place since (see `check_unchanged`)."""
     _output: Array | None = None
     retained: weakref.ref[Tensor] | None = None
     """The output tensor, weakly, if it called `Tensor.retain_grad`."""
 
     def __call__(self, *inputs: Tensor) -> Tensor:
         y = self.forward(*[x.data for x in inputs])
-        if _GradMode.enabled:
+        if _grad_mode.enabled:
             for x in inputs:
                 if x.requires_grad:  # record the node
                     self.inputs = inputs
+                    self.versions = tuple([x._version for x in inputs])
                     return Tensor._made_by(y, self)
         return Tensor._made_by(y, None)
 
@@ -431,13 +564,13 @@ class Function:
         when the backward pass records, a tensor made by this node, so that the recorded pass
         differentiates through it. Only the array is kept, so no reference cycle forms."""
         assert self._output is not None, f"{type(self).__name__}.forward did not save_output"
-        return Tensor._made_by(self._output, self) if _GradMode.enabled else self._output
+        return Tensor._made_by(self._output, self) if _grad_mode.enabled else self._output
 
     def args(self) -> tuple[Grad, ...]:
         """The inputs, for ``backward`` formulas: tensors when the backward pass records the
         graph (``create_graph=True``), their arrays otherwise."""
         inputs = self.saved_inputs()
-        return inputs if _GradMode.enabled else tuple([x.data for x in inputs])
+        return inputs if _grad_mode.enabled else tuple([x.data for x in inputs])
 
     def saved_inputs(self) -> tuple[Tensor, ...]:
         """The inputs, or an error if a backward pass has already freed them."""
@@ -448,6 +581,24 @@ class Function:
                 "the first backward() or grad() to keep them."
             )
         return self.inputs
+
+    def check_unchanged(self) -> None:
+        """Refuse to differentiate through values changed in place since they were recorded
+        (an input, or the output this node saved): the gradient would be wrong."""
+        inputs = self.saved_inputs()
+        for i, (x, version) in enumerate(zip(inputs, self.versions)):
+            if x._version != version:
+                raise RuntimeError(
+                    f"{type(self).__name__}'s input {i} (shape {x.shape}) was changed in place "
+                    f"after it was used (version {x._version}, recorded at {version}), so its "
+                    "gradient cannot be computed. Change it after backward(), or work on a "
+                    "copy (x.detach() * 1)."
+                )
+        if self.output_changed and self._output is not None:
+            raise RuntimeError(
+                f"the output of {type(self).__name__}, which its backward pass needs, was "
+                "changed in place after it was computed. Change a copy instead."
+            )
 
     def release(self) -> None:
         """Free what was kept for ``backward`` (after a backward pass without retain_graph)."""

@@ -67,6 +67,8 @@ class Linear(Layer):
                 f"{self.in_features} features, e.g. x.reshape(len(x), -1)."
             )
         self._x = x
+        self.W.used_by(self)
+        self.b.used_by(self)
         out: Array = x @ self.W.data
         out += self.b.data
         return out
@@ -75,8 +77,8 @@ class Linear(Layer):
         x = self._saved(self._x)
         dout = np.asarray(dout, dtype=self.W.dtype)
         self._check_dout(dout, (x.shape[0], self.out_features))
-        np.matmul(x.T, dout, out=self.W.grad)
-        dout.sum(axis=0, out=self.b.grad)
+        self.W.grad_written(np.matmul(x.T, dout, out=self.W.grad_out()))
+        self.b.grad_written(dout.sum(axis=0, out=self.b.grad_out()))
 
     def backward(self, dout: Array) -> Array:
         self.backward_params(dout)

@@ -55,6 +55,8 @@ class BatchNorm1d(BatchNormBase, Layer):
 
     def _normalize(self, x: Array) -> Array:
         """The forward pass on rows (M, C): each column normalised over the M rows."""
+        self.weight.used_by(self)
+        self.bias.used_by(self)
         if self.training:
             n = x.shape[0]
             if n < 2:
@@ -76,8 +78,8 @@ class BatchNorm1d(BatchNormBase, Layer):
     def _normalize_backward(self, dout: Array) -> Array:
         """The backward pass on rows (M, C), as `_normalize`."""
         x_hat, inv_std = self._saved(self._x_hat), self._saved(self._inv_std)
-        np.sum(dout * x_hat, axis=0, out=self.weight.grad)
-        np.sum(dout, axis=0, out=self.bias.grad)
+        self.weight.grad_written(np.sum(dout * x_hat, axis=0, out=self.weight.grad_out()))
+        self.bias.grad_written(np.sum(dout, axis=0, out=self.bias.grad_out()))
         g = dout * self.weight.data
         if not self.training:  # the statistics are constants: an affine map
             dx: Array = g * inv_std

@@ -63,6 +63,8 @@ class Adam(Optimizer):
     decoupled = False
     """Whether weight decay shrinks the weights directly (AdamW) or enters the gradient."""
 
+    BUFFERS = frozenset({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
+
     def __init__(
         self,
         params: Iterable[Parameter],
@@ -85,7 +87,7 @@ class Adam(Optimizer):
         beta1, beta2 = self.betas
         t = self.steps + 1
         correction1, correction2 = 1 - beta1**t, 1 - beta2**t
-        for i, param in enumerate(self.params):
+        for i, param in self.current():
             grad = param.grad
             if self.weight_decay and self.decoupled:
                 param.data *= 1 - self.lr * self.weight_decay

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..core.module import Parameter
+from ..core.module import Parameter, current_gradients
 from ..core.validation import check_number
 
 
@@ -30,7 +30,7 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     Parameters
     ----------
     params : iterable of Parameter
-        Whose gradients to clip.
+        Whose gradients to clip: those the latest backward pass set (`current_gradients`).
     max_norm : float
         The largest norm allowed, a finite number > 0 (0 would zero every gradient).
 
@@ -52,7 +52,8 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
             "clip_grad_norm takes an iterable of Parameters (e.g. model.parameters()), got a "
             "single Parameter: pass [param]"
         )
-    grads = [param.grad for param in params]
+    given = list(params)
+    grads = [given[i].grad for i in current_gradients(given)] if given else []
     total = float(np.sqrt(sum(float(np.sum(grad.astype(np.float64) ** 2)) for grad in grads)))
     scale = max_norm / (total + 1e-6)
     if scale < 1:

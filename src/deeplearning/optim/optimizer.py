@@ -18,15 +18,17 @@ Each algorithm lives in a file of its own, which opens with its update: `sgd`, `
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Set
-from typing import cast
+import re
+from collections.abc import Iterable, Iterator, Mapping, Set
+from typing import Any, ClassVar, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ..core.module import Parameter
+from ..core.module import Parameter, current_gradients
 from ..core.tensor import Tensor
 from ..core.types import Array
-from ..core.validation import check_number
+from ..core.validation import check_int, check_number
 
 
 class Optimizer:
@@ -51,6 +53,9 @@ class Optimizer:
     ValueError
         ``params`` is empty or holds a parameter twice, or ``lr`` is NaN, infinite or < 0.
     """
+
+    BUFFERS: ClassVar[frozenset[str]] = frozenset()
+    """The names of the state this optimizer keeps per parameter (``"velocity"``, ...)."""
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
         where = type(self).__name__
@@ -110,8 +115,15 @@ class Optimizer:
         return cast("list[Parameter]", checked)
 
     def step(self) -> None:
-        """Update every parameter once from its current gradient."""
+        """Update each parameter once from its gradient (those of `current`)."""
         raise NotImplementedError
+
+    def current(self) -> Iterator[tuple[int, Parameter]]:
+        """``(index, parameter)`` for each parameter whose gradient the latest backward pass
+        set (or that was set by hand): a step applies those alone. A parameter that pass did
+        not reach (another head of the model) keeps an old gradient, applied once already."""
+        for i in current_gradients(self.params):
+            yield i, self.params[i]
 
     def __repr__(self) -> str:
         hyper = {
@@ -155,26 +167,66 @@ class Optimizer:
                     state[f"{name}.{i}"] = buffer
         return state
 
-    def load_state_dict(self, state: Mapping[str, Array]) -> None:
-        """Restore what `state_dict` saved (copies; shapes are checked, and the learning rate
-        must be a finite number >= 0)."""
-        lr = float(state["lr"])
-        if not (math.isfinite(lr) and lr >= 0):
+    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
+        """Restore what `state_dict` saved: all of it, or, if anything does not fit, nothing.
+
+        Raises
+        ------
+        ValueError or TypeError
+            ``lr`` or ``steps`` is missing; a key is not ``lr``, ``steps`` or one of this
+            optimizer's `BUFFERS` with the index of one of its parameters; ``lr`` is not a
+            finite number >= 0 or ``steps`` not an int >= 0; a buffer holds NaN or infinity,
+            or has another shape than its parameter.
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        missing = sorted({"lr", "steps"} - state.keys())
+        if missing:
+            raise ValueError(f"{where}: the state has no {missing}; pass what state_dict() gave")
+        lr, steps = (self._scalar(state, key, where) for key in ("lr", "steps"))
+        if isinstance(lr, float) and not (math.isfinite(lr) and lr >= 0):
             raise ValueError(
-                f"{type(self).__name__}.load_state_dict: the saved learning rate must be a "
-                f"finite number >= 0, got {lr}; load the state of a run that did not diverge"
+                f"{where}: the saved learning rate must be a finite number >= 0, got {lr}; "
+                "load the state of a run that did not diverge"
             )
-        self.lr = lr
-        self.steps = int(state["steps"])
-        self.state = {}
-        for key, value in state.items():
-            if key in ("lr", "steps"):
-                continue
-            name, _, index = key.rpartition(".")
-            i = int(index)
-            if i >= len(self.params) or value.shape != self.params[i].data.shape:
-                raise ValueError(
-                    f"optimizer state {key!r} of shape {value.shape} does not fit parameter {i} "
-                    f"of {len(self.params)}: was it saved for another model?"
-                )
+        check_number(lr, "the saved lr", where, low=0, example="lr=0.01")
+        check_int(steps, "the saved steps", where, low=0, example="steps=100")
+        buffers = {key: self._checked_buffer(key, value, where) for key, value in state.items()
+                   if key not in ("lr", "steps")}  # fmt: skip
+        self.lr, self.steps, self.state = lr, steps, {}
+        for (name, i), value in buffers.values():
             self._buffer(name, i, self.params[i].data)[...] = value
+
+    @staticmethod
+    def _scalar(state: Mapping[str, ArrayLike], key: str, where: str) -> Any:
+        """The single value saved under ``key``, as a Python object (checked by the caller)."""
+        array = np.asarray(state[key])
+        if array.shape != ():
+            raise ValueError(f"{where}: {key} must be one number, got an array of {array.shape}")
+        return array.item()
+
+    def _checked_buffer(
+        self, key: str, value: ArrayLike, where: str
+    ) -> tuple[tuple[str, int], Array]:
+        """``(buffer name, parameter index), array`` for the state entry ``key``, refused
+        unless it is one of `BUFFERS`, for a parameter of this optimizer, finite and of its
+        parameter's shape."""
+        name, _, index = key.rpartition(".")
+        if name not in self.BUFFERS or not re.fullmatch("[0-9]+", index):
+            raise ValueError(
+                f"{where}: unknown state entry {key!r}: {type(self).__name__} keeps lr, steps "
+                f"and {sorted(self.BUFFERS)} as '<buffer>.<parameter index>'; is the state "
+                "another optimizer's?"
+            )
+        i, array = int(index), np.asarray(value)
+        if i >= len(self.params) or array.shape != self.params[i].data.shape:
+            fits = f" (shape {self.params[i].data.shape})" if i < len(self.params) else ""
+            raise ValueError(
+                f"optimizer state {key!r} of shape {array.shape} does not fit parameter {i} "
+                f"of {len(self.params)}{fits}: was it saved for another model?"
+            )
+        if array.dtype.kind not in "fiu" or not np.all(np.isfinite(array)):
+            raise ValueError(
+                f"{where}: {key!r} must hold finite numbers, got dtype {array.dtype}"
+                f"{' with NaN or infinity' if array.dtype.kind in 'fc' else ''}"
+            )
+        return (name, i), array

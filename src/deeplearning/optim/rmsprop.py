@@ -58,6 +58,8 @@ class RMSprop(Optimizer):
         A value out of its range, NaN or infinite; no parameters, or one given twice.
     """
 
+    BUFFERS = frozenset({"square_avg", "grad_avg", "momentum_buffer"})
+
     def __init__(
         self,
         params: Iterable[Parameter],
@@ -79,7 +81,7 @@ class RMSprop(Optimizer):
         self.momentum, self.centered = momentum, centered
 
     def step(self) -> None:
-        for i, param in enumerate(self.params):
+        for i, param in self.current():
             grad = param.grad
             if self.weight_decay:
                 grad = grad + self.weight_decay * param.data

@@ -50,6 +50,8 @@ class SGD(Optimizer):
         no parameters, or one given twice.
     """
 
+    BUFFERS = frozenset({"velocity"})
+
     def __init__(
         self,
         params: Iterable[Parameter],
@@ -71,7 +73,7 @@ class SGD(Optimizer):
         self.nesterov = nesterov
 
     def step(self) -> None:
-        for i, param in enumerate(self.params):
+        for i, param in self.current():
             grad = param.grad
             if self.weight_decay:
                 grad = grad + self.weight_decay * param.data
