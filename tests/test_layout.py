@@ -25,8 +25,8 @@ from types import ModuleType
 import pytest
 
 import deeplearning
+from deeplearning.core.function import Function
 from deeplearning.core.module import Module
-from deeplearning.core.tensor import Function
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO / "src" / "deeplearning"
@@ -140,3 +140,18 @@ def test_the_drawing_in_docs_is_up_to_date(tmp_path: Path) -> None:
     assert graph.main(["--out", str(tmp_path)]) == 0
     written = {p.name for p in tmp_path.iterdir()}
     assert written <= {"architecture.dot", "architecture.svg"} and "architecture.dot" in written
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (PACKAGE_DIR / "core").glob("*.py") if p.stem != "__init__")
+)
+def test_each_core_module_imports_first_in_a_fresh_interpreter(name: str) -> None:
+    """The tensor-operations cycle closes whichever core module a program imports first."""
+    result = subprocess.run(
+        [sys.executable, "-c", f"import deeplearning.core.{name}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

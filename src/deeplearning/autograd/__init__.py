@@ -18,7 +18,9 @@ parameters); the operations, each with its backward, in `shapes`, `arithmetic`, 
 `gradcheck` (numerical checks of first and second order).
 """
 
-from ..core.tensor import Function, Tensor, is_grad_enabled, no_grad
+from ..core.function import Function
+from ..core.grad_mode import is_grad_enabled, no_grad
+from ..core.tensor import Tensor
 from .backprop import backward, grad, topological_order
 from .gradcheck import gradcheck, gradgradcheck
 from .graph import plot_graph, to_dot

@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tensor import Function, Grad, Operand, Tensor, as_array, begin_backward_pass, grad_mode
+from ..core.function import Function
+from ..core.grad_mode import begin_backward_pass, grad_mode
+from ..core.tensor import Grad, Operand, Tensor, as_array
 from ..core.types import Array
 
 

@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..core.finite_differences import numerical_gradient, relative_error
-from ..core.tensor import Tensor, grad_mode
+from ..core.grad_mode import grad_mode
+from ..core.tensor import Tensor
 from ..core.types import RNG, Array
 from .backprop import grad
 from .reductions import sum as sum_

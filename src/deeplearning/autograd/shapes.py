@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tensor import Function, Grad, Operand, Tensor
+from ..core.function import Function
+from ..core.tensor import Grad, Operand, Tensor
 from ..core.types import Array
 from .ops import Axis, Index, _axes, _lift, _run
 

@@ -1,7 +1,8 @@
 """What both paths stand on, written once.
 
-- `tensor`: `Tensor`, `Function` and `no_grad`, the engine's data structures (a `Parameter` is
-  a tensor, so the layers' parameters and the engine's are one kind of object);
+- `tensor`: `Tensor`, the engine's data structure (a `Parameter` is a tensor, so the layers'
+  parameters and the engine's are one kind of object); `function`: `Function`, a node of the
+  graph; `grad_mode`: `no_grad`, per thread, and the count of backward passes;
 - `module`: `Module`, the tree of parameters, buffers and sub-modules; `Parameter`;
   `Sequential`;
 - `bases`: what a convolution, a pooling, a batch normalisation and a dropout hold on both
@@ -18,7 +19,10 @@ Nothing here imports either path, except `tensor`, whose operators (``+``, ``@``
 import cycle, declared in the import contracts.
 """
 
+from .grad_mode import is_grad_enabled, no_grad
 from .module import Module, Parameter, Sequential
-from .tensor import Function, Tensor, is_grad_enabled, no_grad
+from .tensor import Tensor
 
-__all__ = ["Function", "Module", "Parameter", "Sequential", "Tensor", "is_grad_enabled", "no_grad"]
+# `Function` (core/function.py) is exported by deeplearning.autograd, whose operations subclass
+# it; importing it here, before `tensor`, would start the tensor-operations cycle at its wrong end.
+__all__ = ["Module", "Parameter", "Sequential", "Tensor", "is_grad_enabled", "no_grad"]

@@ -3,17 +3,22 @@ nothing but a regular file is ever replaced.
 
 The rules, for every file the library writes (checkpoints, JSON, plots, downloads):
 
-- the new content goes to a temporary file beside the target (``.name.xxxx.tmp``), renamed
-  over the target only once it is complete and flushed to the disk (``fsync``: after a crash
-  of the system too, the target holds the old content or all of the new, where the file
-  system and the disk honour fsync; one without it is written without); a temporary
-  file that a killed run left behind is removed by the next write of the same target, once
-  `STALE_TEMPORARY_S` old (a younger one may be another process's write in progress);
+- the new content goes to a temporary file beside the target (``.name.xxxxxxxx.tmp``), renamed
+  over the target only once it is complete and flushed to the disk; the folder is flushed
+  after the rename (``fsync`` on the file before it and on the folder after it: after a power
+  cut the target holds the old content or all of the new, where the file system and the disk
+  honour fsync; one without it is written without); a temporary file that a killed run left
+  behind is removed by the next write of the same target, once `STALE_TEMPORARY_S` old (a
+  younger one may be another process's write in progress);
 - a target that exists must be a regular file: a folder, device, FIFO or socket is refused
-  (`check_writable`, which the command line calls before training starts);
+  (`check_writable`, which the command line calls before training starts), and so is a name
+  too long for its file system once the temporary file's tag is added;
 - a symbolic link is written through: the file it points to is replaced, the link stays;
-- the file gets the permissions a new file gets from the user's umask (``0o666 & ~umask``),
-  or keeps its own when it is replaced.
+- a new file gets the permissions any new file gets: the temporary file is created with mode
+  ``0o666``, which the system narrows by the umask (and a folder's default ACL), so the umask
+  is never read or changed; a replaced file keeps its read, write and execute bits, but not a
+  setuid or setgid bit (as the system clears them when a file is written), so new content
+  never runs with another's rights.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import errno
 import glob
 import os
 import re
+import secrets
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,9 +38,16 @@ from typing import IO, Any
 from .types import PathLike
 
 TEMPORARY_TAG = re.compile(r"[a-z0-9_]{8}")
-"""The 8 random characters ``tempfile.mkstemp`` puts in the name of `atomic_write`'s files."""
+"""The 8 random characters in the name of `atomic_write`'s temporary files."""
+TEMPORARY_EXTRA = len(".") + 8 + len("..tmp")
+"""How many bytes longer a temporary file's name is than its target's."""
 STALE_TEMPORARY_S = 600.0
 """Seconds after which a temporary file nobody writes to any more counts as left behind."""
+NO_FSYNC = (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP)
+"""The errors of ``fsync`` on a file system that cannot sync (passed over)."""
+KEPT_MODE_BITS = 0o777
+"""The permission bits a replaced file keeps: read, write and execute, for each class of user
+(not setuid, setgid or sticky)."""
 
 
 def remove_stale_temporaries(target: Path) -> list[Path]:
@@ -45,7 +57,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
     now = time.time()
     for path in target.parent.glob(f".{glob.escape(target.name)}.{'?' * 8}.tmp"):
         if not TEMPORARY_TAG.fullmatch(path.name[len(target.name) + 2 : -4]):
-            continue  # not a name mkstemp gives: someone else's file
+            continue  # not a name atomic_write gives: someone else's file
         try:
             if now - path.stat().st_mtime > STALE_TEMPORARY_S:
                 path.unlink()
@@ -57,8 +69,8 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
 
 def check_writable(path: PathLike, what: str = "output") -> Path:
     """The path a write of ``path`` will replace (symbolic links resolved), or an OSError that
-    says why it cannot be written: its folder is missing or not writable, or it exists and is
-    not a regular file."""
+    says why it cannot be written: its folder is missing or not writable, it exists and is not
+    a regular file, or its name (with the temporary file's tag) is too long for its folder."""
     given, target = Path(path), Path(os.path.realpath(path))
     # What the name leads to (links followed); its resolved path may name nothing, as for
     # /dev/stdout when it is a pipe, /proc/<pid>/fd/pipe:[...].
@@ -72,6 +84,12 @@ def check_writable(path: PathLike, what: str = "output") -> Path:
         raise OSError(f"the folder of the {what} {path} does not exist: create {folder} first")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OSError(f"the folder of the {what} {path} is not writable: {folder}")
+    length, longest = len(os.fsencode(target.name)), _longest_name(folder)
+    if length + TEMPORARY_EXTRA > longest:
+        raise OSError(
+            f"the name of the {what} {path} is {length} bytes long: with the {TEMPORARY_EXTRA} "
+            f"of its temporary file's, over the {longest} a name may have there; give a shorter one"
+        )
     return target
 
 
@@ -84,67 +102,80 @@ def _kind(path: Path) -> str:
     return "not a regular file"
 
 
+def _longest_name(folder: Path) -> int:
+    """The longest file name, in bytes, that ``folder``'s file system takes (255 where the
+    system does not say)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # (no pathconf on Windows)
+        return 255
+
+
 @contextmanager
 def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it over ``path`` if the block succeeds.
 
     If the block raises, the temporary file is removed and ``path`` is left as it was. The
     rename is atomic because the temporary file is in the same folder (same file system). See
-    the module docstring for links, permissions and what may be replaced.
+    the module docstring for the flushes to the disk, links, permissions and what may be
+    replaced.
     """
     target = check_writable(path)
     remove_stale_temporaries(target)
-    permissions = stat.S_IMODE(target.stat().st_mode) if target.exists() else _new_file_mode()
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    kept = stat.S_IMODE(target.stat().st_mode) & KEPT_MODE_BITS if target.exists() else None
+    handle, temporary = _create_temporary(target)
     try:
-        os.chmod(temporary, permissions)
+        if kept is not None:
+            os.chmod(temporary, kept)
         with os.fdopen(handle, mode) as stream:
             yield stream
-            _flush_to_disk(stream, path)  # before the name points to it
+            stream.flush()
+            _sync(stream.fileno(), str(path))  # the content, before the name points to it
         os.replace(temporary, target)
+        _sync_folder(target.parent, path)  # the name, so that it stays after a power cut
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
 
 
-def _flush_to_disk(stream: IO[Any], path: PathLike) -> None:
-    """Flush ``stream``'s buffers and have the system write its file to the disk (``fsync``), so
-    that a crash cannot leave an empty or partial file under the name it is renamed to. A file
-    system that cannot sync files (EINVAL, ENOTSUP) is passed over; any other error names
-    ``path``."""
-    stream.flush()
+def _create_temporary(target: Path) -> tuple[int, str]:
+    """Create ``.<name>.<8 random characters>.tmp`` beside ``target``, with mode ``0o666``,
+    which the system narrows by the umask as for any new file; return its descriptor and
+    path. Never opens a file that exists (``O_EXCL``)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)  # (POSIX; Windows)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789_"
+    for _ in range(100):
+        tag = "".join(secrets.choice(alphabet) for _ in range(8))
+        temporary = str(target.parent / f".{target.name}.{tag}.tmp")
+        try:
+            return os.open(temporary, flags, 0o666), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"no free temporary file name beside {target}")
+
+
+def _sync(descriptor: int, what: str) -> None:
+    """Have the system write an open file (or folder) to the disk (``fsync``), so that a
+    crash cannot lose what was written to it. A file system that cannot sync (`NO_FSYNC`) is
+    passed over; any other error says ``what`` could not be written."""
     try:
-        os.fsync(stream.fileno())
+        os.fsync(descriptor)
     except OSError as error:
-        if error.errno in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-            return
-        raise OSError(
-            error.errno, f"could not write {path} to the disk: {error.strerror}"
-        ) from None
+        if error.errno not in NO_FSYNC:
+            raise OSError(
+                error.errno, f"could not write {what} to the disk: {error.strerror}"
+            ) from None
 
 
-PROCESS_STATUS = "/proc/self/status"
-"""Where Linux (4.7 and later) tells a process its umask without changing it."""
-
-
-def _new_file_mode() -> int:
-    """``0o666`` less the process's umask: what ``open(path, "w")`` would give a new file."""
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    """The process's umask: read from `PROCESS_STATUS` where the system has it; elsewhere set
-    to 0 and back, the only portable way, during which a file that another thread creates
-    would get the mode 0o666."""
+def _sync_folder(folder: Path, path: PathLike) -> None:
+    """Write ``folder`` to the disk after a rename in it, so that the new name survives a
+    power cut; passed over where a folder cannot be opened (Windows) or synced."""
     try:
-        with open(PROCESS_STATUS, errors="replace") as status:  # names may not be UTF-8
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
+        descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        _sync(descriptor, f"the folder entry of {path}")
+    finally:
+        os.close(descriptor)

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .tensor import Tensor, grad_mode, passes
+from .grad_mode import grad_mode, passes
+from .tensor import Tensor
 from .types import Array
 from .validation import check_flag
 

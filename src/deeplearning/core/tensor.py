@@ -16,82 +16,20 @@ and is freed as soon as its last tensor is dropped.
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import ContextDecorator
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .grad_mode import recording
 from .types import Array
 from .validation import check_flag, check_number
 
 if TYPE_CHECKING:
     from ..autograd.ops import Axis, Index
-
-
-class _GradMode(threading.local):
-    """Whether operations record the graph now (`no_grad` turns it off), for each thread apart,
-    as in PyTorch: one thread inside ``no_grad()`` leaves the others recording."""
-
-    enabled = True
-
-    def __init__(self) -> None:  # runs once in each thread that uses it
-        self.previous: list[bool] = []  # the modes to restore: blocks nest, decorators recurse
-
-
-_grad_mode = _GradMode()
-
-
-class grad_mode(ContextDecorator):  # noqa: N801  (lower case, as torch.set_grad_enabled)
-    """Record the graph (``enabled=True``) or not inside the block (or the decorated function);
-    restore the mode after."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __enter__(self) -> None:
-        _grad_mode.previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = self.enabled
-
-    def __exit__(self, *exc: object) -> None:
-        _grad_mode.enabled = _grad_mode.previous.pop()
-
-
-class no_grad(grad_mode):  # noqa: N801  (lower case, as torch.no_grad)
-    """Record no graph: as a context manager (``with no_grad(): ...``) or a decorator.
-
-    Inside, operations compute their outputs only: nothing is saved for a backward pass, so
-    evaluation is faster and takes less memory.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(False)
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations record the graph now."""
-    return _grad_mode.enabled
-
-
-class _Passes:
-    """The backward passes so far, counted, so that a step applies the current gradients."""
-
-    number = 0
-    """The pass that gradients are written in now."""
-    wrote = False
-    """Whether that pass has written a gradient (the next layer forward then starts another)."""
-
-
-passes = _Passes()
-
-
-def begin_backward_pass() -> None:
-    """Start a backward pass (the engine calls it: each ``backward()`` is one)."""
-    passes.number += 1
-    passes.wrote = True
+    from .function import Function
 
 
 def as_array(data: ArrayLike) -> Array:
@@ -256,7 +194,7 @@ class Tensor:
     def _change(self, how: str) -> None:
         """Refuse an in-place change of a tensor the graph follows (unless under `no_grad`);
         else count it in ``_version`` (and tell the operation that saved this value)."""
-        if self.requires_grad and _grad_mode.enabled:
+        if self.requires_grad and recording.enabled:
             what = "a leaf that requires grad" if self.creator is None else "a tensor in a graph"
             raise RuntimeError(
                 f"{how} changes {what} in place, which the graph cannot follow. To update a "
@@ -504,110 +442,6 @@ class Tensor:
 
 def _value(operand: object) -> Any:
     return operand.data if isinstance(operand, Tensor) else operand
-
-
-class Function:
-    """One operation of the graph: it computes on arrays and knows its derivative.
-
-    A subclass defines
-
-    - ``forward(*arrays) -> array``: the value, from its inputs' arrays. It keeps nothing but,
-      where the derivative needs it, its output (`save_output`): the backward pass derives
-      everything else from the inputs, so that `release` frees every saved array;
-    - ``backward(gy) -> (gx_1, ..., gx_n)``: given the gradient of the loss with respect to the
-      output, the gradient with respect to each input (None where that input does not need
-      one). It is written with the engine's operations (`deeplearning.autograd.ops` says where
-      they are), which compute on arrays or record on tensors: a first-order backward pass
-      gives it arrays (``gy``, `args`, `output`), and a pass with ``create_graph=True`` gives
-      it tensors, so that the gradients it returns are in a graph of their own and can be
-      differentiated again.
-
-    Calling the function (``Mul()(x, y)``) runs ``forward`` and records the node if any input
-    requires a gradient and the graph is being recorded.
-    """
-
-    inputs: tuple[Tensor, ...] | None = None
-    """The input tensors while the node is in a graph; None once the graph was freed."""
-    versions: tuple[int, ...] = ()
-    """Each input's ``_version`` when the node was recorded."""
-    output_changed = False
-    """Whether the output tensor was changed in place since (see `check_unchanged`)."""
-    _output: Array | None = None
-    retained: weakref.ref[Tensor] | None = None
-    """The output tensor, weakly, if it called `Tensor.retain_grad`."""
-
-    def __call__(self, *inputs: Tensor) -> Tensor:
-        y = self.forward(*[x.data for x in inputs])
-        if _grad_mode.enabled:
-            for x in inputs:
-                if x.requires_grad:  # record the node
-                    self.inputs = inputs
-                    self.versions = tuple([x._version for x in inputs])
-                    return Tensor._made_by(y, self)
-        return Tensor._made_by(y, None)
-
-    def forward(self, *xs: Any, **unused: Any) -> Array:
-        """The output array from the input arrays (one per input tensor)."""
-        raise NotImplementedError(f"{type(self).__name__} does not define forward")
-
-    def backward(self, gy: Grad) -> tuple[Grad, ...]:
-        """The gradient for each input (None where not needed), from the output's ``gy``."""
-        raise NotImplementedError(f"{type(self).__name__} does not define backward")
-
-    def save_output(self, y: Array) -> Array:
-        """Keep the output's array for ``backward`` (read it back with `output`); return it."""
-        self._output = y
-        return y
-
-    def output(self) -> Grad:
-        """The output, for ``backward`` formulas that use it (tanh' = 1 - y**2): its array, or,
-        when the backward pass records, a tensor made by this node, so that the recorded pass
-        differentiates through it. Only the array is kept, so no reference cycle forms."""
-        assert self._output is not None, f"{type(self).__name__}.forward did not save_output"
-        return Tensor._made_by(self._output, self) if _grad_mode.enabled else self._output
-
-    def args(self) -> tuple[Grad, ...]:
-        """The inputs, for ``backward`` formulas: tensors when the backward pass records the
-        graph (``create_graph=True``), their arrays otherwise."""
-        inputs = self.saved_inputs()
-        return inputs if _grad_mode.enabled else tuple([x.data for x in inputs])
-
-    def saved_inputs(self) -> tuple[Tensor, ...]:
-        """The inputs, or an error if a backward pass has already freed them."""
-        if self.inputs is None:
-            raise RuntimeError(
-                f"trying to backward through the graph a second time ({type(self).__name__}'s "
-                "saved arrays were freed after the first backward). Pass retain_graph=True to "
-                "the first backward() or grad() to keep them."
-            )
-        return self.inputs
-
-    def check_unchanged(self) -> None:
-        """Refuse to differentiate through values changed in place since they were recorded
-        (an input, or the output this node saved): the gradient would be wrong."""
-        inputs = self.saved_inputs()
-        for i, (x, version) in enumerate(zip(inputs, self.versions)):
-            if x._version != version:
-                raise RuntimeError(
-                    f"{type(self).__name__}'s input {i} (shape {x.shape}) was changed in place "
-                    f"after it was used (version {x._version}, recorded at {version}), so its "
-                    "gradient cannot be computed. Change it after backward(), or work on a "
-                    "copy (x.detach() * 1)."
-                )
-        if self.output_changed and self._output is not None:
-            raise RuntimeError(
-                f"the output of {type(self).__name__}, which its backward pass needs, was "
-                "changed in place after it was computed. Change a copy instead."
-            )
-
-    def release(self) -> None:
-        """Free what was kept for ``backward`` (after a backward pass without retain_graph)."""
-        self.inputs = None
-        self._output = None
-
-    def label(self) -> str:
-        """The name shown in graph pictures."""
-        return type(self).__name__
 
 
 from ..autograd import (  # noqa: E402  (all build on Tensor and Function, defined above)
