@@ -6,10 +6,12 @@ input's shape (`sum_to`). With ``gy`` the gradient of the output:
 - ``y = a + b``: ``ga = gy``, ``gb = gy``; ``y = a - b``: ``ga = gy``, ``gb = -gy``;
 - ``y = a * b``: ``ga = gy * b``, ``gb = gy * a``; ``y = a / b``: ``ga = gy / b``,
   ``gb = -gy * a / b**2``;
-- ``y = a ** b``: ``ga = gy * b * a**(b - 1)``, ``gb = gy * y * log(a)``;
+- ``y = a ** b``: ``ga = gy * b * a**(b - 1)``, ``gb = gy * y * log(a)`` (0 where b = 0, and
+  where a = 0 with b >= 0, as PyTorch);
 - ``y = -x``: ``gx = -gy``;
 - ``y = maximum(a, b)`` (or minimum): the gradient goes to the larger (smaller) input, half
-  to each on a tie; ``y = where(c, a, b)``: ``ga = gy`` where ``c`` holds, ``gb`` elsewhere;
+  to each on a tie, and to both where either is NaN (as PyTorch);
+- ``y = where(c, a, b)``: ``ga = gy`` where ``c`` holds, ``gb`` elsewhere;
 - ``y = a @ b``: ``ga = gy @ bᵀ``, ``gb = aᵀ @ gy`` (ᵀ swaps the last two axes), summed over
   broadcast batch axes; ``y = x @ W + b`` as one node (`linear`) has those gradients for
   ``x`` and ``W``, and ``gb = gy`` summed over every axis but the last.
@@ -17,11 +19,13 @@ input's shape (`sum_to`). With ``gy`` the gradient of the output:
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 
-from ..core.tensor import Function, Grad, Operand, Tensor
+from ..core.function import Function
+from ..core.tensor import Grad, Operand, Tensor
 from ..core.types import Array
 from .elementwise import log
 from .ops import _lift, _run
@@ -119,23 +123,47 @@ def div(a: Operand, b: Operand) -> Tensor:
 
 
 class Pow(_Binary):
-    """``y = a ** b``: ``ga = gy * b * a**(b - 1)`` (0 where b = 0, as PyTorch),
-    ``gb = gy * y * log(a)`` (needs a > 0)."""
+    """``y = a ** b``: ``ga = gy * b * a**(b - 1)``, ``gb = gy * y * log(a)``, with PyTorch's
+    values where these read ``0 * inf``:
+
+    - ``ga = 0`` where b = 0 (``a**0`` is the constant 1, even at a = 0);
+    - ``gb = 0`` where a = 0 and b >= 0 (the limit of ``a**b log(a)`` as a -> 0+); at a = 0
+      and b < 0 it is -inf, and for a < 0 NaN (the log of a negative number).
+
+    The masks are ``where``s, as PyTorch writes them, so that a recorded backward pass
+    differentiates to PyTorch's second derivatives too. An exponent given as a number
+    (``x ** 2``) is a constant of the formula, as in PyTorch's ``pow(Tensor, Scalar)``:
+    ``x ** 0`` has the gradient 0 outside any graph, so every higher derivative is 0 as well.
+    """
+
+    def __init__(self, number: float | None = None) -> None:
+        self.number = number  # the exponent, when it was given as a number
 
     def forward(self, a: Array, b: Array) -> Array:
         return self.save_output(np.power(a, b))
 
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        # The masked 0 * inf, and the inf and NaN that PyTorch gives too, without a warning.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return super().backward(gy)
+
     def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
-        # Where b = 0 the exponent is raised to 1, so that a = 0 gives 0 * 0, not 0 * inf.
-        return gy * b * a ** (b - 1 + (b == 0))
+        if self.number == 0:  # x ** 0 is the constant 1
+            return np.zeros(gy.shape, dtype=gy.dtype)
+        if self.number is not None:
+            return gy * (self.number * a ** (self.number - 1))
+        exponent = self.saved_inputs()[1].data
+        return where(exponent == 0, 0, gy * (b * a ** (b - 1)))
 
     def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
-        return gy * self.output() * log(a)
+        base, exponent = (x.data for x in self.saved_inputs())
+        return gy * where((base == 0) & (exponent >= 0), 0, self.output() * log(a))
 
 
 def pow(a: Operand, b: Operand) -> Tensor:
     """``a ** b``, broadcasting."""
-    return _run(Pow(), a, b)
+    number = float(b) if isinstance(b, numbers.Real) else None
+    return _run(Pow(number), a, b)
 
 
 class Neg(Function):
@@ -154,44 +182,56 @@ def neg(x: Operand) -> Tensor:
 
 
 class Maximum(_Binary):
-    """``y = maximum(a, b)``: the gradient goes to the larger input; ties split it in halves
-    (as PyTorch does)."""
+    """``y = maximum(a, b)``: the gradient goes to the larger input, half to each on a tie.
+
+    PyTorch's rule, which this follows, takes the gradient away from the smaller input only:
+    ``ga = gy`` unless a < b, ``gb = gy`` unless b < a, halved where a = b. So where either is
+    NaN (and so is y; no comparison holds) both inputs receive the whole gradient.
+    """
 
     def forward(self, a: Array, b: Array) -> Array:
         return np.maximum(a, b)
 
-    def share_of_a(self) -> Array:
-        """The part of each element's gradient that goes to ``a``: 1, 0, or 1/2 for a tie."""
-        a, b = (x.data for x in self.saved_inputs())
-        share: Array = ((a > b) + 0.5 * (a == b)).astype(np.result_type(a, b))
-        return share
+    def loses(self, x: Array, other: Array) -> Array:
+        """Where the input ``x`` loses to the ``other``: where it is the smaller one."""
+        smaller: Array = np.less(x, other)
+        return smaller
+
+    def share(self, x: Array, other: Array) -> Array:
+        """The part of each element's gradient that goes to the input ``x``: 0 where it loses
+        to ``other``, 1/2 on a tie, 1 otherwise (where it wins, and where either is NaN)."""
+        part: Array = np.where(self.loses(x, other), 0.0, np.where(x == other, 0.5, 1.0))
+        return part.astype(np.promote_types(x.dtype, other.dtype))
 
     def grad_a(self, gy: Grad, a: Grad, b: Grad) -> Grad:
-        return gy * self.share_of_a()
+        va, vb = (x.data for x in self.saved_inputs())
+        return gy * self.share(va, vb)
 
     def grad_b(self, gy: Grad, a: Grad, b: Grad) -> Grad:
-        return gy * (1 - self.share_of_a())
+        va, vb = (x.data for x in self.saved_inputs())
+        return gy * self.share(vb, va)
 
 
 def maximum(a: Operand, b: Operand) -> Tensor:
-    """Elementwise maximum, broadcasting."""
+    """Elementwise maximum, broadcasting; NaN where either input is NaN."""
     return _run(Maximum(), a, b)
 
 
 class Minimum(Maximum):
-    """``y = minimum(a, b)``: the gradient goes to the smaller input; ties split it."""
+    """``y = minimum(a, b)``: the gradient goes to the smaller input; ties split it, and where
+    either is NaN both inputs receive it (as `Maximum`)."""
 
     def forward(self, a: Array, b: Array) -> Array:
         return np.minimum(a, b)
 
-    def share_of_a(self) -> Array:
-        a, b = (x.data for x in self.saved_inputs())
-        share: Array = ((a < b) + 0.5 * (a == b)).astype(np.result_type(a, b))
-        return share
+    def loses(self, x: Array, other: Array) -> Array:
+        """Where the input ``x`` loses to the ``other``: where it is the greater one."""
+        greater: Array = np.greater(x, other)
+        return greater
 
 
 def minimum(a: Operand, b: Operand) -> Tensor:
-    """Elementwise minimum, broadcasting."""
+    """Elementwise minimum, broadcasting; NaN where either input is NaN."""
     return _run(Minimum(), a, b)
 
 

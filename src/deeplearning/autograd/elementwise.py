@@ -6,18 +6,23 @@ with ``f'`` written from ``x`` or, where that is simpler, from the saved output 
 - ``tanh``: ``f' = 1 - y**2``; ``sigmoid``, ``y = 1 / (1 + exp(-x))``: ``f' = y (1 - y)``;
 - ``relu``, ``y = max(x, 0)``: ``f' = [x > 0]``; ``leaky_relu``, ``y = x`` for x > 0 and
   ``slope * x`` otherwise: ``f' = 1`` or ``slope``;
-- ``clip(x, low, high)``: ``f' = 1`` where low <= x <= high, else 0 (as PyTorch's clamp).
+- ``clip(x, low, high)``: ``f' = 1`` where low <= x <= high, else 0 (as PyTorch's clamp);
+- ``astype(x, dtype)``, the same numbers in another floating dtype: ``gx = gy`` converted back
+  to x's dtype.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..core import kernels
-from ..core.tensor import Function, Grad, Operand, Tensor
+from ..core.function import Function
+from ..core.tensor import Grad, Operand, Tensor
 from ..core.types import Array
 from ..core.validation import check_number
 from .ops import _run
@@ -186,3 +191,25 @@ def clip(x: Operand, min: float | None = None, max: float | None = None) -> Tens
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
     return _run(Clip(min, max), x)
+
+
+class Cast(Function):
+    """``y = x`` in another floating dtype; ``gx = gy`` in x's dtype (as PyTorch's ``.to``)."""
+
+    def __init__(self, dtype: np.dtype[Any]) -> None:
+        self.dtype = dtype
+
+    def forward(self, x: Array) -> Array:
+        return x.astype(self.dtype)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        return (astype(gy, self.saved_inputs()[0].dtype),)
+
+
+def astype(x: Operand, dtype: DTypeLike) -> Tensor:
+    """``x`` converted to the floating ``dtype`` (float16, float32 or float64): the reductions
+    use it to sum float16 numbers in float32."""
+    target = np.dtype(dtype)
+    if target.kind != "f":
+        raise TypeError(f"astype converts to a floating dtype, not {target}")
+    return _run(Cast(target), x)

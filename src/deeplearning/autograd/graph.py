@@ -2,7 +2,8 @@
 
 Boxes are tensors the graph starts from (blue: they require a gradient, named when ``params``
 names them; grey: constants); ellipses are operations, with the shape of what they output; the
-output is the green box. Arrows follow the forward computation::
+output is the green box. Names are shown as they are, whatever characters they hold (`_label`
+escapes what DOT would read otherwise). Arrows follow the forward computation::
 
     from deeplearning.autograd import plot_graph
     plot_graph(loss, "graph.svg", params=dict(model.named_parameters()))
@@ -30,6 +31,23 @@ class GraphvizNotFoundError(RuntimeError):
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+_ESCAPES = {code: f"\\\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]}
+_ESCAPES.update({ord("\\"): "\\\\", ord('"'): '\\"', ord("&"): "&amp;", ord("\n"): "\\n"})
+"""How `_label` writes each character that DOT or Graphviz would not show as it is."""
+
+
+def _label(*lines: str) -> str:
+    """A DOT label, in double quotes, that Graphviz shows as ``lines``, one under the other.
+
+    Inside DOT's quotes a ``"`` ends the text and a backslash starts an escape (``\\n`` is a
+    line break, ``\\N`` the node's name), Graphviz reads ``&lt;`` as ``<``, and a NUL ends the
+    file: so a backslash, a quote and ``&`` are escaped, a line break inside a line becomes
+    ``\\n`` too, and the other control characters are shown as their codes (``\\x00``).
+    ``<`` and ``>`` need nothing: they are markup only in a label not in quotes.
+    """
+    return '"' + "\\n".join(line.translate(_ESCAPES) for line in lines) + '"'
 
 
 def to_dot(output: Tensor, params: Mapping[str, Tensor] | None = None) -> str:
@@ -65,7 +83,7 @@ def to_dot(output: Tensor, params: Mapping[str, Tensor] | None = None) -> str:
     drawn: set[int] = set()
     for node in order:
         shape = _shape(out_shapes[id(node)])
-        lines.append(f'  f{id(node)} [label="{node.label()}\\n{shape}", shape=ellipse];')
+        lines.append(f"  f{id(node)} [label={_label(node.label(), shape)}, shape=ellipse];")
         for x in node.saved_inputs():
             if x.creator is not None:
                 lines.append(f"  f{id(x.creator)} -> f{id(node)};")
@@ -74,18 +92,18 @@ def to_dot(output: Tensor, params: Mapping[str, Tensor] | None = None) -> str:
                 drawn.add(id(x))
                 name = names.get(id(x), "" if x.requires_grad else "constant")
                 colour = "lightblue" if x.requires_grad else "lightgrey"
-                label = f"{name}\\n{_shape(x.shape)}" if name else _shape(x.shape)
+                label = _label(name, _shape(x.shape)) if name else _label(_shape(x.shape))
                 lines.append(
-                    f'  t{id(x)} [label="{label}", shape=box, style=filled, fillcolor={colour}];'
+                    f"  t{id(x)} [label={label}, shape=box, style=filled, fillcolor={colour}];"
                 )
             lines.append(f"  t{id(x)} -> f{id(node)};")
     lines.append(
-        f'  output [label="output\\n{_shape(output.shape)}", shape=box, style=filled, '
+        f"  output [label={_label('output', _shape(output.shape))}, shape=box, style=filled, "
         "fillcolor=palegreen];"
     )
     source = f"f{id(output.creator)}" if output.creator is not None else f"t{id(output)}"
     if output.creator is None:
-        lines.append(f'  t{id(output)} [label="{_shape(output.shape)}", shape=box];')
+        lines.append(f"  t{id(output)} [label={_label(_shape(output.shape))}, shape=box];")
     lines.append(f"  {source} -> output;")
     lines.append("}")
     return "\n".join(lines) + "\n"

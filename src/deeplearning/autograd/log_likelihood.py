@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..core import kernels
-from ..core.tensor import Function, Grad, Operand, Tensor
+from ..core.function import Function
+from ..core.tensor import Grad, Operand, Tensor
 from ..core.types import Array
 from ..core.validation import check_targets
 from .elementwise import exp
