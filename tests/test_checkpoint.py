@@ -73,6 +73,44 @@ def test_a_failed_write_leaves_the_old_checkpoint_and_no_temporary(
     assert [p.name for p in tmp_path.iterdir()] == ["keep.npz"]
 
 
+UNSAVABLE_INFO = [
+    ({"metrics": {"test_acc": np.float32(0.5)}}, TypeError, "'metrics' cannot be written as JSON"),
+    ({"weights": np.zeros(3)}, TypeError, "'weights' cannot be written as JSON"),
+    ({"tags": {"a", "b"}}, TypeError, "'tags' cannot be written as JSON"),
+    ({"metrics": {"loss": float("nan")}}, ValueError, "'metrics' cannot be written as JSON"),
+    ({"best": float("inf")}, ValueError, "'best' cannot be written as JSON"),
+]
+
+
+@pytest.mark.parametrize(
+    ("info", "error", "message"), UNSAVABLE_INFO, ids=[next(iter(i)) for i, _, _ in UNSAVABLE_INFO]
+)
+def test_info_that_json_cannot_hold_is_refused_naming_its_key(
+    tmp_path: Path, info: dict[str, object], error: type[Exception], message: str
+) -> None:
+    model, _ = trained()
+    with pytest.raises(error, match=f"save_checkpoint: the header entry {message}"):
+        save_checkpoint(tmp_path / "m.npz", model, **info)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_weights_or_state_that_are_not_finite_are_refused_naming_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, optimizer = trained()
+    state = optimizer.state_dict()
+    velocity = {**state, "velocity.1": np.full_like(state["velocity.1"], np.inf)}
+    monkeypatch.setattr(optimizer, "state_dict", lambda: velocity)
+    with pytest.raises(ValueError, match=r"'optimizer.velocity.1' holds 8 NaN or infinite values "
+                                         r"of its 8 \(the first at index \(0,\)\)"):  # fmt: skip
+        save_checkpoint(tmp_path / "m.npz", model, optimizer)
+    model.fc1.W.data[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"'model.fc1.W' holds 1 NaN or infinite values of its "
+                                         r"160 \(the first at index \(3, 1\)\)"):  # fmt: skip
+        save_checkpoint(tmp_path / "m.npz", model)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
 def test_other_sizes_are_rejected_naming_the_array_and_shapes(tmp_path: Path) -> None:
     model, _ = trained()
     save_checkpoint(tmp_path / "m.npz", model)

@@ -507,6 +507,16 @@ RESUME_CASES: list[tuple[str, Edit, str]] = [
         r"recipe gives optimizer=missing \(null\), but optimizer must be a string",
     ),
     (
+        "recipe step_size is a float",
+        set_in("recipe", "step_size", value=2.5),
+        r"recipe gives step_size=float 2.5, but step_size must be an int or null\.",
+    ),
+    (
+        "recipe gamma is a string",
+        set_in("recipe", "gamma", value="half"),
+        r"recipe gives gamma=str 'half', but gamma must be a number or null\.",
+    ),
+    (
         "recipe dropout is a bool",
         set_in("recipe", "dropout", value=False),
         r"recipe gives dropout=bool False, but dropout must be a number\.",

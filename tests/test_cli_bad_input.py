@@ -142,9 +142,9 @@ def bad_outputs(tmp_path: Path) -> list[tuple[list[str], str]]:
         (["--save", str(tmp_path / "ck_{epoch.npz")], "argument --save"),
         (["--json", str(tmp_path / "folder")], "--json file"),
         (["--json", str(tmp_path / "missing" / "m.json")], "does not exist"),
-        (["--plot", str(tmp_path / "run.xyz")], "matplotlib cannot write 'run.xyz'"),
-        (["--plot", str(tmp_path / "run.pgf")], "matplotlib cannot write 'run.pgf'"),  # LaTeX
-        (["--plot", str(tmp_path / ".png")], "matplotlib cannot write '.png'"),
+        (["--plot", str(tmp_path / "run.xyz")], "cannot write a plot to 'run.xyz': end the name"),
+        (["--plot", str(tmp_path / "run.pgf")], "cannot write a plot to 'run.pgf'"),  # LaTeX
+        (["--plot", str(tmp_path / ".png")], "cannot write a plot to '.png'"),
         (
             ["--save", str(tmp_path / "same.npz"), "--json", str(tmp_path / "same.npz")],
             "argument --json: " + str(tmp_path / "same.npz") + " is also the --save file",
@@ -154,7 +154,7 @@ def bad_outputs(tmp_path: Path) -> list[tuple[list[str], str]]:
             ["--save", str(tmp_path / "x{epoch:c}y.npz"), "--epochs", "3"],
             "does not give every epoch a plain file name in one folder",
         ),
-        (["--plot", str(tmp_path / "fifo")], "matplotlib cannot write 'fifo'"),
+        (["--plot", str(tmp_path / "fifo")], "cannot write a plot to 'fifo'"),
     ]
 
 
@@ -205,7 +205,10 @@ def test_the_new_content_reaches_the_disk_before_the_rename(
     real_fsync, real_replace = os.fsync, os.replace
 
     def fsync(descriptor: int) -> None:
-        events.append(f"fsync {os.fstat(descriptor).st_size} bytes")
+        status = os.fstat(descriptor)
+        events.append(
+            "fsync folder" if stat.S_ISDIR(status.st_mode) else f"fsync {status.st_size} bytes"
+        )
         real_fsync(descriptor)
 
     def replace(source: str, destination: Path) -> None:
@@ -216,7 +219,7 @@ def test_the_new_content_reaches_the_disk_before_the_rename(
     monkeypatch.setattr(os, "replace", replace)
     with atomic_write(target, "w") as stream:
         stream.write("0123456789")  # buffered: fsync must flush it first
-    assert events == ["fsync 10 bytes", "rename"]
+    assert events == ["fsync 10 bytes", "rename", "fsync folder"]  # the name stays too
     assert target.read_text() == "0123456789"
 
 
@@ -261,27 +264,32 @@ def test_files_get_the_umask_permissions_and_keep_their_own(tmp_path: Path) -> N
         os.umask(old)
 
 
-def test_the_umask_is_read_without_changing_it_where_the_system_tells_it(
+def test_the_umask_is_never_read_or_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deeplearning.core import atomic
-
+    """The temporary file is created with mode 0o666, which the system narrows by the umask:
+    setting the umask to 0 and back, the portable way to read it, would let a file another
+    thread creates meanwhile get the mode 0o666."""
     old = os.umask(0o027)
     try:
-        status = Path(atomic.PROCESS_STATUS)
-        if status.exists() and "\nUmask:" in status.read_text(errors="replace"):  # Linux 4.7+:
-            with monkeypatch.context() as patched:
-                patched.setattr(os, "umask", lambda mask: pytest.fail("umask changed"))  # unused
-                with atomic_write(tmp_path / "linux.json", "w") as stream:
-                    stream.write("{}")
-            assert stat.S_IMODE((tmp_path / "linux.json").stat().st_mode) == 0o640
-        monkeypatch.setattr(atomic, "PROCESS_STATUS", str(tmp_path / "no such file"))
-        with atomic_write(tmp_path / "elsewhere.json", "w") as stream:  # set to 0 and back
-            stream.write("{}")
-        assert stat.S_IMODE((tmp_path / "elsewhere.json").stat().st_mode) == 0o640
-        assert os.umask(0o027) == 0o027  # restored
+        with monkeypatch.context() as patched:
+            patched.setattr(os, "umask", lambda mask: pytest.fail("umask changed"))
+            with atomic_write(tmp_path / "new.json", "w") as stream:
+                stream.write("{}")
+        assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o640
     finally:
         os.umask(old)
+
+
+def test_a_replaced_file_loses_its_setuid_and_setgid_bits(tmp_path: Path) -> None:
+    target = tmp_path / "tool.json"
+    target.write_text("{}")
+    target.chmod(0o6755)
+    if not stat.S_IMODE(target.stat().st_mode) & stat.S_ISUID:
+        pytest.skip("this file system keeps no setuid bit")
+    with atomic_write(target, "w") as stream:
+        stream.write("[]")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755  # read, write, execute kept
 
 
 def test_temporary_files_of_a_killed_write_are_removed_by_the_next(tmp_path: Path) -> None:
@@ -310,7 +318,8 @@ def test_a_run_that_blows_up_without_nan_stops_and_keeps_the_last_good_epoch(
     args = ["train", "--data-dir", str(data_dir), "--quiet", "--save", str(save)]
     assert main([*args, "--epochs", "1"]) == 0
     good = save.read_bytes()
-    assert main([*args, "--lr", "100", "--epochs", "3", "--scheduler", "constant"]) == 1
+    options = ["--lr", "100", "--epochs", "3", "--scheduler", "constant", "--overwrite"]
+    assert main([*args, *options]) == 1
     err = capsys.readouterr().err
     assert "training diverged" in err and ("over 100 times its start" in err or "became" in err)
     assert save.read_bytes() == good  # the diverged run never replaced it
@@ -345,7 +354,7 @@ def test_warm_up_prints_the_asked_learning_rate(
 ) -> None:
     argv = ["train", "--data-dir", str(data_dir), "--lr", "1e-3", "--warmup", "1", "--epochs", "2"]
     assert main(argv) == 0
-    assert "after 1 warm-up epoch(s) rising from lr 1e-05 to 0.001" in capsys.readouterr().out
+    assert "after 1 warm-up epoch rising from lr 1e-05 to 0.001" in capsys.readouterr().out
 
 
 def test_class_names_are_never_cut_short() -> None:
@@ -566,12 +575,13 @@ def test_a_long_run_checks_a_bounded_sample_of_its_save_names(
 ) -> None:
     """Every epoch's name was built and checked: 3,000,000 epochs took minutes and a gigabyte
     before training, 10**15 ran out of memory."""
-    from deeplearning.cli.parser import SAVE_NAMES_CHECKED, _epochs_checked
+    from deeplearning.cli.outputs import SAVE_NAMES_CHECKED, _epochs_checked
 
-    assert list(_epochs_checked(3)) == [1, 2, 3]
-    assert len(_epochs_checked(SAVE_NAMES_CHECKED)) == SAVE_NAMES_CHECKED
-    assert _epochs_checked(3_000_000) == [1, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 99_999,
-                                          100_000, 999_999, 1_000_000, 3_000_000]  # fmt: skip
+    assert list(_epochs_checked(1, 3)) == [1, 2, 3]
+    assert len(_epochs_checked(1, SAVE_NAMES_CHECKED)) == SAVE_NAMES_CHECKED
+    assert _epochs_checked(1, 3_000_000) == [1, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 99_999,
+                                             100_000, 999_999, 1_000_000, 3_000_000]  # fmt: skip
+    assert _epochs_checked(500, 3_000_000)[:4] == [500, 999, 1000, 9999]  # a resumed run's
     argv = ["train", "--data-dir", str(data_dir), "--epochs", str(10**15), "--save"]
     line = usage_error([*argv, "ck_{epoch:/>3}.npz"], capsys)  # '/' once the number is short
     assert "does not give every epoch a plain file name in one folder" in line

@@ -43,6 +43,21 @@ def test_warmup_then_each_schedule() -> None:
         assert schedule(t) == pytest.approx(expected, abs=1e-12), scheduler
 
 
+def test_step_size_and_gamma_set_the_step_and_exponential_schedules() -> None:
+    # 4 epochs of 10 steps, after a warm-up epoch: the main schedule over steps 10-39
+    step = Recipe(lr=1.0, scheduler="step", step_size=1, gamma=0.5, warmup=1, epochs=4)
+    schedule = step.build_schedule(10)
+    assert [schedule(t) for t in (10, 19, 20, 30, 39)] == pytest.approx([1, 1, 0.5, 0.25, 0.25])
+    schedule = Recipe(lr=1.0, scheduler="step", gamma=0.5, epochs=3).build_schedule(10)
+    assert [schedule(t) for t in (9, 10, 20)] == pytest.approx([1, 0.5, 0.25])  # a third each
+    schedule = Recipe(lr=1.0, scheduler="step", step_size=2, epochs=4).build_schedule(10)
+    assert [schedule(t) for t in (19, 20, 39)] == pytest.approx([1, 0.1, 0.1])
+    exponential = Recipe(lr=1.0, scheduler="exponential", gamma=0.5, epochs=3)
+    schedule = exponential.build_schedule(10)
+    assert [schedule(t) for t in (5, 10, 20)] == pytest.approx([0.5**0.5, 0.5, 0.25])
+    assert Recipe.from_dict(step.to_dict()) == step
+
+
 def test_mlp_models_from_sizes() -> None:
     recipe = Recipe(model="784-64-10", batchnorm=True, dropout=0.1)
     model = recipe.build_model(np.random.default_rng(0))
@@ -84,6 +99,13 @@ def test_invalid_recipes() -> None:
         ({"dataset": "cifar"}, r"unknown data set 'cifar'; choose one of \['fashion-mnist'"),
         ({"momentum": -1.0}, "Recipe: momentum must be a finite number >= 0, got -1.0"),
         ({"weight_decay": float("nan")}, "Recipe: weight_decay must be a finite number >= 0"),
+        ({"step_size": 2}, "--step-size applies to the step schedule, not cosine"),
+        ({"scheduler": "exponential", "step_size": 2}, "--step-size applies to the step sched"),
+        ({"scheduler": "step", "step_size": 0}, "Recipe: step_size must be an int >= 1, got 0"),
+        ({"scheduler": "constant", "gamma": 0.5}, "--gamma applies to the step and exponential"),
+        ({"scheduler": "step", "gamma": 0.0}, r"Recipe: gamma must be a finite number in \(0, 1\]"),
+        ({"scheduler": "exponential", "gamma": 1.5}, r"gamma must be a finite number in \(0, 1\]"),
+        ({"scheduler": "step", "gamma": float("nan")}, "gamma must be a finite number"),
     ],
 )
 def test_a_recipe_refuses_each_bad_value_when_made(values: dict[str, object], message: str) -> None:
@@ -98,6 +120,7 @@ def test_a_recipe_refuses_each_bad_value_when_made(values: dict[str, object], me
         ({"threads": 2.0}, "Recipe: threads must be an int, got float 2.0"),
         ({"seed": False}, "Recipe: seed must be an int, got bool False"),
         ({"warmup": 0.5}, "Recipe: warmup must be an int, got float 0.5"),
+        ({"scheduler": "step", "step_size": 1.5}, "Recipe: step_size must be an int, got float"),
     ],
 )
 def test_a_recipe_refuses_a_count_that_is_not_an_int(
@@ -128,6 +151,7 @@ def test_a_recipe_refuses_what_does_not_fit_the_data_when_building() -> None:
         ({"model": "784-10", "dropout": "a"}, "dropout must be a number, got str 'a'"),
         ({"lr": True}, "lr must be a number, got bool True"),
         ({"clip_grad": "1"}, "clip_grad must be a number, got str '1'"),
+        ({"scheduler": "step", "gamma": "0.5"}, "gamma must be a number, got str '0.5'"),
     ],
 )
 def test_a_recipe_refuses_each_value_of_the_wrong_type(

@@ -1,6 +1,7 @@
 """The command line, ``python -m deeplearning`` (or ``deeplearning``): its options (`parser`),
-what ``train``, ``evaluate`` and ``bench`` do (`commands`, where `main` is), and the pictures
-``train --plot`` draws (`plots`)."""
+the checks of the files ``train`` writes (`outputs`), what ``train``, ``evaluate`` and
+``bench`` do (`commands`, where `main` is), and the pictures ``train --plot`` draws
+(`plots`)."""
 
 from .commands import main
 

@@ -3,7 +3,8 @@
 What each command does: ``train`` builds the recipe's model, optimizer and schedule (or resumes
 a saved run), runs `fit` and saves, records and plots each epoch; ``evaluate`` rebuilds a
 checkpoint's model and measures it on its data set's test split; ``bench`` times epochs here
-and in PyTorch. The options, and the checks of their values, are in `parser`.
+and in PyTorch. The options, and the checks of their values, are in `parser`; the checks of
+the files ``train`` writes in `outputs`.
 
 Examples::
 
@@ -38,7 +39,8 @@ from ..training.checkpoint import load_checkpoint, read_resume_header, save_chec
 from ..training.loop import EpochStats, TrainingDivergedError, fit
 from ..training.metrics import confusion_matrix, predict
 from ..training.recipe import IMAGE_MODELS, WARMUP_START_FACTOR, Recipe
-from .parser import UsageError, build_parser, check_bench, check_outputs
+from .outputs import check_outputs
+from .parser import UsageError, build_parser, check_bench
 from .plots import plot_training, require_matplotlib
 
 RECIPE_FIELDS = {field.name for field in dataclasses.fields(Recipe)}
@@ -54,7 +56,14 @@ KEPT_ON_RESUME = {
 """The recipe entries a resumed run keeps from its checkpoint, and what depends on them: the
 saved weights, optimizer state, random state and step count. The rest may change: the
 learning rate, momentum, weight decay, clipping, engine and threads; and the epochs, schedule
-and warm-up, whose schedule is then rebuilt and continues from the step reached."""
+(with its `SCHEDULE_OPTIONS`) and warm-up, whose schedule is then rebuilt and continues from
+the step reached."""
+SCHEDULE_OPTIONS = ("step_size", "gamma")
+"""The settings of one kind of schedule: a resumed run given another ``--scheduler`` leaves
+out the saved ones (those given with it apply)."""
+HIGH_DROPOUT = 0.9
+"""Dropout from this probability up multiplies the few units it keeps tenfold or more: named
+as the likely cause when such a run diverges (`_suspects`)."""
 OUT_OF_MEMORY = {
     "train": "use a smaller --model or --batch-size",
     "evaluate": "the checkpoint's model does not fit in this machine's memory",
@@ -102,13 +111,14 @@ def _train(args: argparse.Namespace) -> int:
     say = (lambda *_: None) if args.quiet else print
     given = {name: value for name, value in vars(args).items() if name in RECIPE_FIELDS}
     given = {name: value for name, value in given.items() if value is not None}
-    header: dict[str, Any] = {}
+    header: dict[str, Any] = {"epoch": 0}  # (the epoch a resumed run starts after)
     if args.resume:
         header = read_resume_header(args.resume)
     try:
         if args.resume:
-            _check_kept(Recipe.from_dict(header["recipe"]), given)
-        recipe = Recipe.from_dict({**header["recipe"], **given}) if args.resume else Recipe(**given)
+            recipe = _resumed(Recipe.from_dict(header["recipe"]), given)
+        else:
+            recipe = Recipe(**given)
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.resume and recipe.epochs <= header["epoch"]:
@@ -116,7 +126,7 @@ def _train(args: argparse.Namespace) -> int:
             f"{args.resume} already holds epoch {header['epoch']} of a {recipe.epochs}-epoch run: "
             f"give --epochs above {header['epoch']} to train on"
         )
-    check_outputs(args, recipe.epochs)
+    check_outputs(args, header["epoch"] + 1, recipe.epochs)
     data = load_mnist(recipe.dataset, args.data_dir, flatten=not recipe.images)
     say(f"{recipe.dataset}: {len(data.x_train):,} training and {len(data.x_test):,} test images")
     rng = np.random.default_rng(recipe.seed)
@@ -140,14 +150,14 @@ def _train(args: argparse.Namespace) -> int:
     if recipe.warmup:
         start = recipe.learning_rate * WARMUP_START_FACTOR
         warmup = (
-            f" after {recipe.warmup} warm-up epoch(s) rising from lr {start:g} to "
+            f" after {_plural(recipe.warmup, 'warm-up epoch')} rising from lr {start:g} to "
             f"{recipe.learning_rate:g}"
         )
     clip = f", gradient norm clipped to {recipe.clip_grad}" if recipe.clip_grad else ""
-    say(f"{optimizer!r}, {recipe.scheduler} schedule{warmup}{clip}")
-    say(f"batch size {recipe.batch_size}, {recipe.epochs} epochs, seed {recipe.seed}")
+    say(f"{optimizer!r}, {_schedule(recipe)}{warmup}{clip}")
+    say(f"batch size {recipe.batch_size}, {_plural(recipe.epochs, 'epoch')}, seed {recipe.seed}")
     limited = importlib.util.find_spec("threadpoolctl") is not None
-    blas = f"BLAS on {recipe.threads} thread(s)" if limited else "BLAS threads not limited"
+    blas = f"BLAS on {_plural(recipe.threads, 'thread')}" if limited else "BLAS threads not limited"
     say(f"gradients by the {recipe.engine} path, {blas}")
     if not limited and args.threads is not None:
         print(
@@ -176,7 +186,7 @@ def _train(args: argparse.Namespace) -> int:
                 records = [{**record.to_dict(), "threads": recipe.threads} for record in history]
                 _write_json(args.json, records)
     except TrainingDivergedError as error:
-        print(f"error: {error}{_kept(args, saved)}", file=sys.stderr)
+        print(f"error: {_diverged(error, recipe)}{_kept(args, saved)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"interrupted during epoch {len(history) + 1}.{_kept(args, saved)}", file=sys.stderr)
@@ -188,6 +198,17 @@ def _train(args: argparse.Namespace) -> int:
         plot_training(args.plot, history, model, data.x_test, data.y_test, predictions, classes)
         say(f"wrote {args.plot}")
     return 0
+
+
+def _resumed(saved: Recipe, given: dict[str, Any]) -> Recipe:
+    """The recipe of a resumed run: the saved one with the options given, which may not change
+    what it keeps (`_check_kept`); another ``--scheduler`` drops the saved schedule's
+    settings (`SCHEDULE_OPTIONS`) that are not given again."""
+    _check_kept(saved, given)
+    values = {**saved.to_dict(), **given}
+    if values["scheduler"] != saved.scheduler:
+        values.update({name: given.get(name) for name in SCHEDULE_OPTIONS})
+    return Recipe(**values)
 
 
 def _check_kept(saved: Recipe, given: dict[str, Any]) -> None:
@@ -208,6 +229,55 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return repr(value)
+
+
+def _plural(count: int, noun: str) -> str:
+    """``"1 epoch"``, ``"5 epochs"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _schedule(recipe: Recipe) -> str:
+    """The schedule after the warm-up, in words, with its step size and factor."""
+    if recipe.scheduler == "step":
+        factor = 0.1 if recipe.gamma is None else recipe.gamma
+        if recipe.step_size is None:
+            return f"step schedule (x{factor:g} after each third of the run)"
+        return f"step schedule (x{factor:g} every {_plural(recipe.step_size, 'epoch')})"
+    if recipe.scheduler == "exponential":
+        decay = "to 1% at the end" if recipe.gamma is None else f"x{recipe.gamma:g} each epoch"
+        return f"exponential schedule ({decay})"
+    return f"{recipe.scheduler} schedule"
+
+
+def _diverged(error: TrainingDivergedError, recipe: Recipe) -> str:
+    """What went wrong in a run that diverged: the loop's message, which suggests a lower
+    learning rate, unless an option's value makes training blow up by itself (`_suspects`):
+    then the message names it instead."""
+    suspects = _suspects(recipe)
+    if not suspects:
+        return str(error)
+    return (
+        f"{error.what} at epoch {error.epoch}, step {error.step}: training diverged. "
+        + " ".join(suspects)
+    )
+
+
+def _suspects(recipe: Recipe) -> list[str]:
+    """The recipe's values that make training blow up whatever the learning rate, each with
+    what it does and what to give instead."""
+    found = []
+    if recipe.dropout >= HIGH_DROPOUT:
+        found.append(
+            f"--dropout {recipe.dropout:g} keeps one hidden unit in "
+            f"{1 / (1 - recipe.dropout):,.0f} and multiplies it by as much: give a dropout "
+            f"below {HIGH_DROPOUT:g} (0.1 to 0.5 is usual)."
+        )
+    if recipe.momentum is not None and recipe.momentum >= 1:
+        found.append(
+            f"--momentum {recipe.momentum:g} keeps all of the last steps in each one, which then "
+            "only grow: give a momentum below 1 (0.9 is usual)."
+        )
+    return found
 
 
 def _kept(args: argparse.Namespace, saved: int) -> str:

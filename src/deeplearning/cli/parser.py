@@ -1,8 +1,8 @@
 """The command line's options: the argparse parser (`build_parser`) with its help texts, the
 option types that check each value as it is parsed, and the checks, made after parsing and
-before any work, of options that are each well formed but do not fit together or with the file
-system (`check_bench`, `check_outputs`), which raise `UsageError` for `commands.main` to report
-as argparse reports a bad option.
+before any work, of options that are each well formed but do not fit together (`check_bench`;
+``train``'s output files are checked by `outputs.check_outputs`), which raise `UsageError` for
+`commands.main` to report as argparse reports a bad option.
 """
 
 from __future__ import annotations
@@ -10,20 +10,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import string
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Callable
 
 from ..bench.mlp import SCALING_BATCHES
-from ..core.atomic import check_writable
 from ..data.registry import DATASETS
 from ..training.recipe import ENGINES, IMAGE_MODELS, OPTIMIZERS, SCHEDULERS
-from .plots import require_matplotlib
 
-SAVE_NAMES_CHECKED = 10_000
-"""Up to this many epochs, every epoch's ``--save`` name is checked before training
-(`_epochs_checked`)."""
+DATA_DIR_HELP = (
+    "folder holding <dataset>/, searched first; then $DEEPLEARNING_DATA, "
+    "$XDG_CACHE_HOME/deeplearning (~/.cache/deeplearning) and /usr/share/datasets; missing "
+    "files are downloaded into the first of these that is set"
+)
+"""The help of ``--data-dir``: the search order of `data.registry.search_dirs`."""
 MAX_THREADS = 256
 """The most threads ``--threads`` takes (OpenBLAS uses at most 64 on common builds)."""
 
@@ -151,6 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--weight-decay", type=_real(0, low_allowed=True), help="default 0 (adamw: 0.01)"
     )
     recipe.add_argument("--scheduler", choices=SCHEDULERS, help="after warm-up; default: cosine")
+    recipe.add_argument(
+        "--step-size",
+        type=_count(1),
+        metavar="EPOCHS",
+        help="step: epochs between two decays (default: a third of the epochs after warm-up)",
+    )
+    recipe.add_argument(
+        "--gamma",
+        type=_real(0, 1, low_allowed=False, high_allowed=True),
+        help="step: the factor of each decay (default 0.1); exponential: the factor of each "
+        "epoch (default: the one that ends at 1%% of --lr)",
+    )
     recipe.add_argument("--warmup", type=_count(0), help="epochs of linear warm-up (default 0)")
     recipe.add_argument(
         "--clip-grad", type=_real(0, low_allowed=False), help="clip the gradient norm to this"
@@ -168,9 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how gradients are computed: 'layers' (hand-written backward passes, the "
         "default) or 'autograd' (the engine); the same network either way",
     )
-    train.add_argument(
-        "--data-dir", type=_folder, help="folder holding <dataset>/ (default: see README)"
-    )
+    train.add_argument("--data-dir", type=_folder, help=DATA_DIR_HELP)
     train.add_argument(
         "--resume", type=_path, metavar="CHECKPOINT", help="continue a run saved with --save"
     )
@@ -178,12 +186,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--save",
         type=_path,
         metavar="PATH",
-        help="checkpoint after every epoch ('{epoch}' in PATH: one each)",
+        help="checkpoint after every epoch ('{epoch}' in PATH: one each); a checkpoint there "
+        "already is replaced only with --overwrite, and any other file never",
     )
     train.add_argument(
-        "--plot", type=_path, metavar="PATH", help="write a PNG of the run (needs matplotlib)"
+        "--overwrite",
+        action="store_true",
+        help="let --save replace checkpoints that exist (a resumed run may replace its own)",
     )
-    train.add_argument("--json", type=_path, metavar="PATH", help="write per-epoch metrics as JSON")
+    train.add_argument(
+        "--plot",
+        type=_path,
+        metavar="PATH",
+        help="draw the run at the end, as PATH ends: .png, .svg or .pdf (needs matplotlib); a "
+        "file there already must be a picture of that kind",
+    )
+    train.add_argument(
+        "--json",
+        type=_path,
+        metavar="PATH",
+        help="write per-epoch metrics as JSON; a file there already must be one --json wrote",
+    )
     train.add_argument("--quiet", action="store_true", help="print only the final line")
 
     evaluate = commands.add_parser(
@@ -194,9 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(command_parser=evaluate)
     evaluate.add_argument("checkpoint", type=_path, help="a file written by `train --save`")
-    evaluate.add_argument(
-        "--data-dir", type=_folder, help="folder holding <dataset>/ (default: see README)"
-    )
+    evaluate.add_argument("--data-dir", type=_folder, help=DATA_DIR_HELP)
 
     bench = commands.add_parser(
         "bench",
@@ -252,83 +273,3 @@ def check_bench(args: argparse.Namespace) -> None:
             f"--scaling needs at least {max(SCALING_BATCHES)} samples (its largest batch), got "
             f"{args.samples}"
         )
-
-
-def check_outputs(args: argparse.Namespace, epochs: int) -> None:
-    """Refuse, before training, an output path that could not be written at the end of an
-    epoch: a missing or read-only folder, a target that is not a writable regular file
-    (`atomic`), a ``--save`` pattern that is not one file name per epoch (a placeholder other
-    than ``{epoch}``), a ``--plot`` format matplotlib cannot write without more software, and
-    two outputs (or an output and ``--resume``) naming one file."""
-    targets: dict[Path, str] = {}
-    if args.resume:
-        targets[Path(os.path.realpath(args.resume))] = "--resume"
-    try:
-        for epoch_path in _save_paths(args.save, epochs) if args.save else []:
-            _claim(targets, check_writable(epoch_path, "checkpoint (--save)"), "--save")
-        if args.json:
-            _claim(targets, check_writable(args.json, "--json file"), "--json")
-        if args.plot:
-            figure = require_matplotlib().figure()
-            formats = set(figure.canvas.get_supported_filetypes()) - {"pgf"}  # needs LaTeX
-            require_matplotlib().close(figure)
-            suffix = Path(args.plot).suffix.lstrip(".").lower()
-            if suffix not in formats or not Path(args.plot).stem:
-                raise UsageError(
-                    f"argument --plot: matplotlib cannot write {Path(args.plot).name!r}: end the "
-                    f"name with one of {', '.join('.' + f for f in sorted(formats))}"
-                )
-            _claim(targets, check_writable(args.plot, "--plot file"), "--plot")
-    except OSError as error:
-        raise UsageError(str(error)) from None
-
-
-def _save_paths(pattern: str, epochs: int) -> list[str]:
-    """The file name ``--save`` gives each epoch; a UsageError unless ``{epoch}`` is the only
-    placeholder and every epoch's name is a plain name in one folder."""
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(pattern)}
-        if fields <= {"epoch", None}:
-            names = [pattern.format(epoch=epoch) for epoch in _epochs_checked(epochs)]
-    except ValueError as error:
-        raise UsageError(
-            f"argument --save: {pattern!r} is not a file name pattern ({error}): {{epoch}} "
-            "stands for the epoch's number, {{ and }} for braces"
-        ) from None
-    others = sorted(str(name) for name in fields - {"epoch", None})
-    if others:
-        unknown = ", ".join(f"{{{name}}}" for name in others)
-        raise UsageError(
-            f"argument --save: {unknown} is not a placeholder: only {{epoch}} is filled in "
-            "(the epoch's number), as in ck_{epoch}.npz"
-        )
-    folders = {os.path.dirname(name) for name in names}
-    if len(folders) > 1 or any(not name.isprintable() for name in names):
-        raise UsageError(
-            f"argument --save: {pattern!r} does not give every epoch a plain file name in one "
-            "folder: write {epoch} (or {epoch:03d}) for the epoch's number"
-        )
-    return names
-
-
-def _epochs_checked(epochs: int) -> Sequence[int]:
-    """The epochs whose ``--save`` names are checked before training: all of them, up to
-    `SAVE_NAMES_CHECKED`; beyond, so that a long run is not held up (or out of memory) by
-    its checks, the first, the last, and those where the number gains a digit, where a format
-    such as ``{epoch:_>4}`` could change a name's shape."""
-    if epochs <= SAVE_NAMES_CHECKED:
-        return range(1, epochs + 1)
-    picks, power = {1, epochs}, 10
-    while power <= epochs:
-        picks.update((power - 1, power))
-        power *= 10
-    return sorted(picks)
-
-
-def _claim(targets: dict[Path, str], path: Path, option: str) -> None:
-    """Refuse a second option naming a file another one already names."""
-    if path in targets and targets[path] != option:
-        raise UsageError(
-            f"argument {option}: {path} is also the {targets[path]} file; give each its own name"
-        )
-    targets[path] = option

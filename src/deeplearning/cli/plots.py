@@ -18,6 +18,22 @@ from ..core.types import Array, PathLike
 from ..training.loop import EpochStats
 from ..training.metrics import confusion_matrix
 
+PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+"""The file formats a plot is written in, by the suffix that chooses them: those that any
+matplotlib writes and whose files can be told apart (see `cli.outputs`)."""
+
+
+def plot_format(path: PathLike) -> str:
+    """The format ``path``'s suffix asks for (any case), or a ValueError naming the ones
+    there are: a plot is checked before it is drawn, not after."""
+    name = Path(path).name
+    suffix = Path(path).suffix.lower()
+    if suffix not in PLOT_FORMATS or not Path(path).stem:
+        raise ValueError(
+            f"cannot write a plot to {name!r}: end the name with one of {', '.join(PLOT_FORMATS)}"
+        )
+    return PLOT_FORMATS[suffix]
+
 
 def require_matplotlib() -> Any:
     """The ``matplotlib.pyplot`` module (on the file-only Agg backend), or a clear error."""
@@ -43,7 +59,8 @@ def plot_training(
     predictions: Array,
     classes: Sequence[str],
 ) -> None:
-    """Save a PNG with four panels (six for a convolutional network).
+    """Save a picture (PNG, SVG or PDF, as ``path`` ends) with four panels (six for a
+    convolutional network).
 
     1. learning curves: train loss, train and test accuracy per epoch;
     2. the test confusion matrix;
@@ -54,7 +71,13 @@ def plot_training(
 
     ``predictions`` are the model's labels for ``x_test``; ``x_test`` holds 784 features or
     (C, 28, 28) images.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not end in one of `PLOT_FORMATS` (checked before anything is drawn).
     """
+    file_format = plot_format(path)
     plt = require_matplotlib()
     layers = getattr(model, "layers", [])  # a Sequential's: LeNet5, MLP
     convolutions = [layer for layer in layers if isinstance(layer, Conv2dBase)]
@@ -78,7 +101,7 @@ def plot_training(
         for panel, (k, image_maps) in zip(panels[2], enumerate(maps[:2], 1)):
             _tiles(panel, image_maps[:16], f"test image 0 after convolution {k}", cmap="viridis")
     with atomic_write(path) as stream:
-        figure.savefig(stream, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=80)
+        figure.savefig(stream, format=file_format, dpi=80)
     plt.close(figure)
 
 

@@ -378,14 +378,15 @@ def check_resume_header(header: Mapping[str, Any], source: object = "the checkpo
 
 
 def _check_recipe(recipe: Any, source: object) -> None:
-    """A dict of `Recipe` entries, each of its field's type (the type of its default, and a
-    number or None where the default is None)."""
+    """A dict of `Recipe` entries, each of its field's type (the type of its default; where the
+    default is None, None or an int for an int field, None or a number for the others)."""
     if not isinstance(recipe, dict):
         raise CheckpointError(
             f"{source}: the header's 'recipe' should be a dict of `Recipe` entries, but is "
             f"{_shown(recipe)}. {EDITED}"
         )
     defaults = {field.name: field.default for field in fields(Recipe)}
+    counts = {field.name for field in fields(Recipe) if str(field.type).startswith("int")}
     unknown = sorted(recipe.keys() - defaults.keys())
     if unknown:
         raise CheckpointError(
@@ -400,6 +401,8 @@ def _check_recipe(recipe: Any, source: object) -> None:
             ok, expected = _is_int(value), "an int"
         elif isinstance(default, str):
             ok, expected = isinstance(value, str), "a string"
+        elif key in counts:  # an int or None, such as step_size
+            ok, expected = value is None or _is_int(value), "an int or null"
         else:  # a float, or None for "the optimizer's default"
             ok = (value is None and default is None) or _is_real(value)
             expected = "a number" + (" or null" if default is None else "")

@@ -78,7 +78,13 @@ def save_checkpoint(
     ------
     TypeError
         If ``info`` names an entry the header reserves (``format``, ``version``, ``model``,
-        ``engine``, ``config``).
+        ``engine``, ``config``), or an entry that JSON cannot hold (a NumPy number or array,
+        a set, an object...).
+    ValueError
+        If an entry holds NaN or infinity (which JSON cannot hold either), or an array of the
+        model or the optimizer does (a checkpoint that could never be loaded).
+
+    Nothing is written unless every check passes.
     """
     header = {
         "format": FORMAT,
@@ -96,12 +102,46 @@ def save_checkpoint(
     if optimizer is not None:
         header["optimizer"] = type(optimizer).__name__
     header.update(info)
+    _check_json(header)
     arrays: dict[str, Array] = {"header": np.array(json.dumps(header))}
     arrays.update((f"model.{name}", value) for name, value in model.state_dict().items())
     if optimizer is not None:
         arrays.update((f"optimizer.{name}", v) for name, v in optimizer.state_dict().items())
+    _check_finite(arrays)
     with atomic_write(path) as stream:
         np.savez(stream, **arrays)  # type: ignore[arg-type]  # (stubs fear an allow_pickle key)
+
+
+def _check_json(header: Mapping[str, Any]) -> None:
+    """Refuse a header entry that JSON cannot hold, naming it: a TypeError for a value of
+    another type, a ValueError for NaN or infinity (which Python would write, as no other
+    reader of JSON would read)."""
+    for key, value in header.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            kind = TypeError if isinstance(error, TypeError) else ValueError
+            raise kind(
+                f"save_checkpoint: the header entry {key!r} cannot be written as JSON ({error}): "
+                "give finite numbers, strings, booleans, None, and lists and dicts of them "
+                "(float(x) of a NumPy number, x.tolist() of an array)"
+            ) from None
+
+
+def _check_finite(arrays: Mapping[str, Array]) -> None:
+    """Refuse (ValueError) an array of the model or optimizer that holds NaN or infinity,
+    naming it: `load_checkpoint` would refuse the file."""
+    for name, value in arrays.items():
+        if name == "header" or np.asarray(value).dtype.kind not in "fc":
+            continue
+        bad = ~np.isfinite(value)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"save_checkpoint: {name!r} holds {int(bad.sum()):,} NaN or infinite values of "
+                f"its {bad.size:,} (the first at index {first}): the weights are no longer "
+                "usable (did training diverge?), so nothing was written"
+            )
 
 
 def read_checkpoint(path: PathLike) -> tuple[dict[str, Any], dict[str, Array]]:

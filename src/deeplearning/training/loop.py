@@ -74,11 +74,16 @@ class TrainingDivergedError(FloatingPointError):
     became NaN or infinite; the weights are no longer usable."""
 
     def __init__(self, what: str, epoch: int, step: int, lr: float) -> None:
-        self.epoch, self.step = epoch, step
+        self.what, self.epoch, self.step, self.lr = what, epoch, step, lr
         super().__init__(
             f"{what} at epoch {epoch}, step {step}: training diverged. Try a lower learning "
-            f"rate than {lr:g} (for example {lr / 10:g})."
+            f"rate than {_one_figure(lr)} (for example {_one_figure(lr / 10)})."
         )
+
+
+def _one_figure(number: float) -> str:
+    """``number`` rounded to one significant figure, as ``%g`` writes it (99.9997 is 100)."""
+    return f"{float(f'{number:.0e}'):g}"
 
 
 @dataclass

@@ -78,8 +78,16 @@ class Recipe:
     weight_decay : float or None
         The optimizer's weight decay (default 0, and 0.01 for AdamW).
     scheduler : str
-        ``"cosine"`` (to 0 at the end), ``"constant"``, ``"step"`` (x0.1 after each third of
-        the run) or ``"exponential"`` (to 1% at the end), after the warm-up.
+        ``"cosine"`` (to 0 at the end), ``"constant"``, ``"step"`` (by default x0.1 after each
+        third of the run) or ``"exponential"`` (by default to 1% at the end), after the
+        warm-up.
+    step_size : int or None
+        For ``"step"``: the epochs between two decays (as PyTorch's `StepLR` counts them when
+        stepped once an epoch); by default a third of the epochs after the warm-up.
+    gamma : float or None
+        For ``"step"`` and ``"exponential"``: the factor in (0, 1] the rate is multiplied by
+        at each decay (``"step"``, default 0.1) or after each epoch (``"exponential"``,
+        default: the factor that reaches 1% of the rate at the end).
     warmup : int
         Epochs of linear warm-up from 1% of ``lr``.
     clip_grad : float or None
@@ -104,6 +112,8 @@ class Recipe:
     momentum: float | None = None
     weight_decay: float | None = None
     scheduler: str = "cosine"
+    step_size: int | None = None
+    gamma: float | None = None
     warmup: int = 0
     clip_grad: float | None = None
     seed: int = 0
@@ -149,6 +159,22 @@ class Recipe:
             )
         if not 0 <= self.warmup < self.epochs:
             raise ValueError(f"warm-up must last 0 to {self.epochs - 1} epochs, got {self.warmup}")
+        self._check_schedule_options()
+
+    def _check_schedule_options(self) -> None:
+        """``step_size`` (an int >= 1) only for the step schedule; ``gamma`` (in (0, 1]) only
+        for the step and exponential ones."""
+        if self.step_size is not None:
+            check_int(self.step_size, "step_size", "Recipe", example="step_size=2")
+            if self.scheduler != "step":
+                raise ValueError(f"--step-size applies to the step schedule, not {self.scheduler}")
+        if self.gamma is not None:
+            check_number(self.gamma, "gamma", "Recipe", low=0, low_open=True, high=1,
+                         example="gamma=0.5", why=" (the factor of each decay)")  # fmt: skip
+            if self.scheduler not in ("step", "exponential"):
+                raise ValueError(
+                    f"--gamma applies to the step and exponential schedules, not {self.scheduler}"
+                )
 
     def _check_types(self) -> None:
         """Refuse an entry of the wrong type (TypeError) before the checks of its value."""
@@ -157,7 +183,7 @@ class Recipe:
             if not isinstance(value, str):
                 raise TypeError(f"{name} must be a string, got {type(value).__name__} {value!r}")
         check_flag(self.batchnorm, "batchnorm", "Recipe")
-        for name in ("dropout", "lr", "momentum", "weight_decay", "clip_grad"):
+        for name in ("dropout", "lr", "momentum", "weight_decay", "clip_grad", "gamma"):
             value = getattr(self, name)
             if value is None and name != "dropout":
                 continue
@@ -244,9 +270,13 @@ class Recipe:
         if self.scheduler == "cosine":
             main = CosineAnnealingLR(lr, T_max=rest)
         elif self.scheduler == "step":
-            main = StepLR(lr, step_size=max(1, -(-rest // 3)), gamma=0.1)
+            size = self.step_size * steps_per_epoch if self.step_size else max(1, -(-rest // 3))
+            main = StepLR(lr, step_size=size, gamma=0.1 if self.gamma is None else self.gamma)
         elif self.scheduler == "exponential":
-            main = ExponentialLR(lr, gamma=0.01 ** (1 / rest))
+            if self.gamma is None:  # to 1% at the end
+                main = ExponentialLR(lr, gamma=0.01 ** (1 / rest))
+            else:  # gamma once an epoch: its steps' root once a step
+                main = ExponentialLR(lr, gamma=self.gamma ** (1 / steps_per_epoch))
         else:
             main = ConstantLR(lr, factor=1.0, total_iters=0)
         if not warm:
