@@ -34,7 +34,7 @@ from ..core.architectures import lenet5_layers, mlp_layers
 from ..core.atomic import atomic_write
 from ..core.module import Module
 from ..core.types import Array, PathLike
-from ..optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from ..optim import Optimizer
 from .archive import (
     EDITED,
     FORMAT,
@@ -48,14 +48,6 @@ from .archive import (
     config_arguments,
 )
 from .recipe import ENGINES
-
-OPTIMIZER_BUFFERS: dict[type[Optimizer], frozenset[str]] = {
-    SGD: frozenset({"velocity"}),
-    RMSprop: frozenset({"square_avg", "grad_avg", "momentum_buffer"}),
-    Adam: frozenset({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
-    AdamW: frozenset({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
-}
-"""The state buffers each optimizer of this library keeps (``optimizer.<buffer>.<index>``)."""
 
 
 def save_checkpoint(
@@ -435,7 +427,7 @@ def _check_optimizer(
             raise CheckpointError(
                 f"{path}: its optimizer state lacks {name!r} (it has {sorted(state)}). {EDITED}"
             )
-    allowed = OPTIMIZER_BUFFERS.get(type(optimizer))
+    allowed = optimizer.BUFFERS or None  # a user's optimizer may not declare its buffers
     for key, shape in state.items():
         if key in ("lr", "steps"):
             continue
