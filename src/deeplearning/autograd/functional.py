@@ -11,6 +11,8 @@ layers use.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -165,6 +167,9 @@ def batch_norm(
 
     ``eps`` must be a finite number > 0 and ``momentum`` a number in [0, 1]
     (`check_batch_norm_options`: a TypeError or ValueError otherwise, before any work).
+    ``x`` must have a channel axis, and each of ``weight``, ``bias``, ``running_mean`` and
+    ``running_var`` one value per channel, (C,): a ValueError otherwise; the running
+    statistics are float arrays (they are updated in place), a TypeError otherwise.
     """
     check_batch_norm_options(eps, momentum, "batch_norm")
     check_flag(training, "training", "batch_norm")
@@ -172,6 +177,9 @@ def batch_norm(
     if x.ndim < 2:
         raise ValueError(f"batch_norm expected input of shape (N, C, ...) but got {x.shape}")
     channels = x.shape[1]
+    _check_per_channel(
+        x.shape, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var
+    )
     axes = (0, *range(2, x.ndim))
     shape = (1, channels) + (1,) * (x.ndim - 2)
     if training:
@@ -200,3 +208,25 @@ def batch_norm(
     if bias is not None:
         y = y + reshape(_operand(bias, x), shape)
     return y
+
+
+def _check_per_channel(shape: tuple[int, ...], **values: Any) -> None:
+    """Refuse a `batch_norm` argument that is not one value per channel of an input of
+    ``shape`` (N, C, ...); a running statistic must also be a float array (updated in place).
+    None (not given) passes."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name.startswith("running_") and not (
+            isinstance(value, np.ndarray) and value.dtype.kind == "f"
+        ):
+            raise TypeError(
+                f"batch_norm expected {name} as a float NumPy array (it is updated in place) "
+                f"but got {type(value).__name__}"
+                f"{f' of dtype {value.dtype}' if isinstance(value, np.ndarray) else ''}"
+            )
+        if np.shape(value) != (shape[1],):
+            raise ValueError(
+                f"batch_norm expected {name} of shape ({shape[1]},), one value per channel of "
+                f"the input {shape}, but got {np.shape(value)}"
+            )

@@ -16,14 +16,17 @@ Convolution is a matrix product: `im2col` lays the windows out as the columns of
 channel, one column per output pixel; `col2im` is the adjoint of `im2col`. That matrix holds
 each pixel up to kh kw times (a 31x31 kernel on one 1500x1500 image: 7.7 GiB), so
 `conv2d_forward` and its two gradients, `conv2d_weight_grad` and `conv2d_input_grad`, build it
-in pieces of at most `MEMORY_BUDGET` bytes (`conv_blocks`): the whole batch at once when it
-fits (any ordinary network: the fast path), else some samples, else some output rows at a time.
+in pieces of at most `MEMORY_BUDGET` bytes, 256 MiB unless set otherwise
+(``deeplearning.core.windows.MEMORY_BUDGET = nbytes``): the whole batch at once when it fits
+(any ordinary network: the fast path), else some samples, else some output rows at a time
+(`conv_blocks`).
 
 Pooling reduces each window (`max_pool`, `avg_pool`) and sends the gradient back
 (`max_pool_backward`, `avg_pool_backward`), reading the image itself (padding is never
 copied), in whichever of two loops is shorter (`loops_over_offsets`): over the kh kw offsets
 of the window, each step on every window at once, or over the OH OW windows, each step one
-window. No loop here runs over samples, channels or pixels.
+window. Apart from a convolution's pieces, no loop here runs over samples, channels or
+pixels.
 """
 
 from __future__ import annotations
@@ -396,10 +399,10 @@ def max_pool(x: Array, kernel: Pair, stride: Pair, padding: Pair) -> Array:
 def _first_maxima(
     x: Array, maxima: Array, kernel: Pair, stride: Pair, padding: Pair
 ) -> Iterator[tuple[Index, Index, Any]]:
-    """Where max-pooling sends each window's gradient: its first maximum in row-major order
-    (its first NaN, if it holds one), as PyTorch does (but that PyTorch takes a window's last
-    NaN). Yields triples (outputs, pixels, first): the gradient of ``out[outputs]`` goes to
-    ``x[pixels]`` where ``first`` is true."""
+    """Where max-pooling sends each window's gradient: its first maximum in row-major order,
+    padding left out (so a window of -inf sends it to its first pixel), as PyTorch; its first
+    NaN if it holds any (PyTorch: its last). Yields triples (outputs, pixels, first): the
+    gradient of ``out[outputs]`` goes to ``x[pixels]`` where ``first`` is true."""
     out = maxima.shape[2:]
     if loops_over_offsets(kernel, out):
         taken = np.zeros(maxima.shape, dtype=bool)  # the windows whose maximum was met
