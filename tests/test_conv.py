@@ -1,7 +1,7 @@
 """Convolution and pooling on both paths: the layers (`deeplearning.Conv2d`, `MaxPool2d`,
 `AvgPool2d`, `BatchNorm2d`, `Flatten`), the engine's operations (`functional.conv2d`,
-`max_pool2d`, `avg_pool2d`, and `windows`/`fold` beneath them) and its ``nn`` modules, and the
-kernels both share (`deeplearning.convolution`).
+`max_pool2d`, `avg_pool2d`, and `windows`/`fold`) and its ``nn`` modules, and the kernels both
+share (`deeplearning.core.windows`).
 
 - PyTorch (CPU, float64) is the oracle of both paths, forward and backward, with shapes drawn
   by hypothesis; the engine also against PyTorch's double backward (`check_against_torch` of
