@@ -66,9 +66,12 @@ BAD_STATES = [
     ("another shape", set_key("exp_avg.1", np.zeros(4)), ValueError,
      r"'exp_avg.1' of shape \(4,\) does not fit parameter 1 of 2 \(shape \(3,\)\)"),
     ("NaN buffer", set_key("exp_avg_sq.0", np.full((2, 3), np.nan)), ValueError,
-     "'exp_avg_sq.0' must hold finite numbers, got dtype float64 with NaN or infinity"),
+     "'exp_avg_sq.0' must hold numbers finite in float64, got dtype float64 with NaN"),
     ("text buffer", set_key("exp_avg.1", np.array(["a", "b", "c"])), ValueError,
-     "'exp_avg.1' must hold finite numbers, got dtype <U1"),
+     "'exp_avg.1' must hold numbers finite in float64, got dtype <U1"),
+    ("leading zero", set_key("exp_avg.00", np.zeros((2, 3))), ValueError, "unknown state entry"),
+    ("a key not a name", set_key(0, np.zeros(3)), TypeError,
+     "the state must be a mapping of names to arrays"),
     ("negative steps", set_key("steps", np.array(-5)), ValueError,
      r"the saved steps must be an int >= 0, got -5"),
     ("fractional steps", set_key("steps", np.array(2.5)), TypeError,
@@ -95,3 +98,13 @@ def test_a_bad_state_is_refused_and_nothing_changes(
     assert after.keys() == before.keys()
     for key, value in before.items():
         np.testing.assert_array_equal(after[key], value)
+
+
+def test_a_buffer_that_overflows_the_parameters_dtype_is_refused() -> None:
+    params = [Parameter(np.ones(3, dtype=np.float32))]
+    optimizer = Adam(params)
+    state = {"lr": np.array(0.001), "steps": np.array(1), "exp_avg.0": np.full(3, 1e300)}
+    with pytest.raises(ValueError, match=r"'exp_avg\.0' must hold numbers finite in float32"):
+        optimizer.load_state_dict(state)
+    with pytest.raises(TypeError, match=r"must be a mapping of names to arrays, .* got list"):
+        optimizer.load_state_dict([("lr", 1.0)])  # type: ignore[arg-type]

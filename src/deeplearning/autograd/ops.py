@@ -32,7 +32,8 @@ from typing import Any, Union
 import numpy as np
 
 from ..core.function import Function
-from ..core.tensor import Operand, Tensor, as_array, real_numbers
+from ..core.tensor import Operand, Tensor, as_array
+from ..core.validation import real_numbers
 
 Axis = Union[int, tuple[int, ...], None]
 """An axis, a tuple of axes, or None for all of them (as NumPy's reductions take)."""

@@ -7,7 +7,7 @@ import weakref
 from typing import Any
 
 from .grad_mode import recording
-from .tensor import Grad, Tensor
+from .tensor import Grad, Tensor, changes
 from .types import Array
 
 
@@ -33,8 +33,8 @@ class Function:
 
     inputs: tuple[Tensor, ...] | None = None
     """The input tensors while the node is in a graph; None once the graph was freed."""
-    versions: tuple[int, ...] = ()
-    """Each input's ``_version`` when the node was recorded."""
+    stamp = 0
+    """The count of in-place changes (`changes`) when the node was recorded."""
     output_changed = False
     """Whether the output tensor was changed in place since (see `check_unchanged`)."""
     _output: Array | None = None
@@ -47,7 +47,7 @@ class Function:
             for x in inputs:
                 if x.requires_grad:  # record the node
                     self.inputs = inputs
-                    self.versions = tuple([x._version for x in inputs])
+                    self.stamp = changes.count
                     return Tensor._made_by(y, self)
         return Tensor._made_by(y, None)
 
@@ -90,14 +90,14 @@ class Function:
     def check_unchanged(self) -> None:
         """Refuse to differentiate through values changed in place since they were recorded
         (an input, or the output this node saved): the gradient would be wrong."""
-        inputs = self.saved_inputs()
-        for i, (x, version) in enumerate(zip(inputs, self.versions)):
-            if x._version != version:
+        if changes.count == self.stamp:  # nothing at all changed in place since: the usual case
+            return
+        for i, x in enumerate(self.saved_inputs()):
+            if x._version > self.stamp:
                 raise RuntimeError(
                     f"{type(self).__name__}'s input {i} (shape {x.shape}) was changed in place "
-                    f"after it was used (version {x._version}, recorded at {version}), so its "
-                    "gradient cannot be computed. Change it after backward(), or work on a "
-                    "copy (x.detach() * 1)."
+                    "after it was used, so its gradient cannot be computed. Change it after "
+                    "backward(), or work on a copy (x.detach() * 1)."
                 )
         if self.output_changed and self._output is not None:
             raise RuntimeError(

@@ -38,7 +38,8 @@ class Parameter(Tensor):
     both paths, as in PyTorch (tied weights): on the layer path, each layer's ``forward`` calls
     `used_by`, and its ``backward`` writes through `grad_out` and `grad_written`, which add the
     second use's gradient to the first's. A parameter that the latest backward pass did not
-    reach keeps an older gradient; `current_gradients` tells the optimizers to leave it alone.
+    reach keeps a gradient a step has applied already; `unapplied_gradients` tells the
+    optimizers to leave it alone: each gradient is applied once.
 
     Parameters
     ----------
@@ -47,14 +48,15 @@ class Parameter(Tensor):
         stays valid.
     """
 
-    __slots__ = ("_grad_pass", "_use_pass", "_users", "_writes")
+    __slots__ = ("_applied_pass", "_grad_pass", "_use_pass", "_users", "_writes")
 
-    grad: Array
+    grad: Array  # or None, set by hand as in PyTorch: the optimizers then skip it
 
     def __init__(self, data: ArrayLike) -> None:
         super().__init__(data, requires_grad=True)
         self.grad = np.zeros_like(self.data)
         self._grad_pass = -1  # the pass that set .grad; -1: none yet, or set by hand
+        self._applied_pass = -2  # the pass whose gradient a step applied last
         self._use_pass, self._users, self._writes = -1, set[int](), 0
 
     def used_by(self, layer: object) -> None:
@@ -70,6 +72,9 @@ class Parameter(Tensor):
         """Where a backward pass writes this parameter's gradient for one use: ``.grad``
         itself for the first use of the pass (the gradient is set), a new array for another
         use (added to ``.grad`` by `grad_written`)."""
+        grad: Array | None = self.grad
+        if grad is None:  # set to None by hand, as in PyTorch
+            self.grad = np.zeros_like(self.data)
         if self._writes % max(len(self._users), 1) == 0:
             return self.grad
         return np.empty_like(self.grad)
@@ -86,13 +91,24 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
+    def applied(self) -> None:
+        """Record that an optimizer step applied ``.grad`` and changed ``.data``."""
+        self._applied_pass = self._grad_pass
+        self.data_changed()
 
-def current_gradients(params: Sequence[Parameter]) -> list[int]:
-    """The positions of the parameters whose ``.grad`` the latest backward pass among them set
-    (or that no pass set: gradients set by hand): what an optimizer step applies. One that the
-    pass did not reach (another head of the model) keeps a gradient applied once already."""
-    latest = max(param._grad_pass for param in params)
-    return [i for i, param in enumerate(params) if param._grad_pass in (-1, latest)]
+
+def unapplied_gradients(params: Sequence[Parameter]) -> list[int]:
+    """The positions of the parameters whose gradient a step should apply: it requires grad,
+    has a gradient, and no step has applied it yet. (A parameter that the latest backward pass
+    did not reach, another head of the model, keeps a gradient already applied; a gradient set
+    by hand, never by a pass, is always applied.)"""
+    return [
+        i
+        for i, param in enumerate(params)
+        if param.requires_grad
+        and param.grad is not None
+        and (param._grad_pass == -1 or param._grad_pass != param._applied_pass)
+    ]
 
 
 class Module:
@@ -189,7 +205,8 @@ class Module:
     def zero_grad(self) -> None:
         """Fill every parameter's gradient with zeros (never needed: gradients are set)."""
         for param in self.parameters():
-            param.grad.fill(0)
+            if param.grad is not None:
+                param.grad.fill(0)
 
     def train(self, mode: bool = True) -> Module:
         """Put the module and its sub-modules in training mode (or evaluation mode if False)."""

@@ -17,7 +17,7 @@ and is freed as soon as its last tensor is dropped.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 
 from .grad_mode import recording
 from .types import Array
-from .validation import check_flag, check_number
+from .validation import check_flag, check_number, real_numbers
 
 if TYPE_CHECKING:
     from ..autograd.ops import Axis, Index
@@ -43,21 +43,14 @@ def as_array(data: ArrayLike) -> Array:
     return array.astype(np.float32)
 
 
-def real_numbers(data: ArrayLike) -> Array:
-    """``data`` as an ndarray of real numbers (floats, integers or booleans), as it is; a
-    TypeError for anything else: strings, None and other objects, complex numbers (whose
-    imaginary part a cast would drop), or ragged lists."""
-    try:
-        array = np.asarray(data)
-    except ValueError as error:  # ragged nested lists
-        raise TypeError(f"a Tensor holds a rectangular array of numbers: {error}") from None
-    if array.dtype.kind not in "fbiu":
-        raise TypeError(
-            f"a Tensor holds real numbers, but got dtype {array.dtype}. Convert the data first, "
-            "e.g. np.asarray(data, dtype=np.float32)."
-        )
-    return array
+class _Changes:
+    """In-place changes, numbered: a tensor's ``_version`` is its last change's number (0:
+    none); a node records the count, so one comparison says whether anything changed since."""
 
+    count = 0
+
+
+changes = _Changes()
 
 Operand = Union["Tensor", ArrayLike]
 """What an operation takes: a Tensor, or an array or number (a constant)."""
@@ -93,12 +86,16 @@ class Tensor:
 
     Notes
     -----
-    In-place operations (``t -= x``, ``t[i] = x``, ``copy_``, ``zero_``, ``fill_``) change
-    ``data`` and return the same tensor, as in PyTorch. On a tensor that requires a gradient
-    they are refused while the graph is recorded: update parameters inside ``no_grad()``, or
-    through ``.data``. Each one counts in ``_version``, and a backward pass that needs a value
-    changed since it was recorded raises an error instead of computing a wrong gradient. (A
-    change through ``.data``, or through another tensor sharing the memory, is not counted.)
+    In-place operations (``t -= x`` and the other augmented assignments, ``t[i] = x``,
+    ``copy_``, ``zero_``, ``fill_``) change ``data`` and return the same tensor, as in PyTorch.
+    On a leaf that requires a gradient (a `Parameter`) they are refused while the graph is
+    recorded: update parameters inside ``no_grad()``, or through ``.data``. On a tensor in a
+    graph, or with an operand that requires grad, ``t += x`` records ``t + x`` and rebinds the
+    name (PyTorch changes the tensor itself; the gradients are the same), and ``t[i] = x`` and
+    the copies are refused. Each change counts in ``_version``, and a backward pass that needs
+    a value changed since it was recorded raises an error instead of computing a wrong
+    gradient. (A change through ``.data`` or through another tensor sharing the memory, such as
+    a view or ``detach()``, is not counted, except an optimizer step's: `data_changed`.)
     """
 
     __slots__ = ("__weakref__", "_version", "creator", "data", "grad", "requires_grad")
@@ -191,66 +188,115 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     # -- in place: PyTorch's rule ---------------------------------------------------------------
-    def _change(self, how: str) -> None:
-        """Refuse an in-place change of a tensor the graph follows (unless under `no_grad`);
-        else count it in ``_version`` (and tell the operation that saved this value)."""
-        if self.requires_grad and recording.enabled:
-            what = "a leaf that requires grad" if self.creator is None else "a tensor in a graph"
+    def _records(self, how: str, other: object = None) -> bool:
+        """Whether ``t op= other`` must be recorded rather than done in place: while recording,
+        on a tensor in a graph or with an operand that requires grad. A leaf that requires grad
+        is refused: its update belongs under `no_grad`, or on ``.data``."""
+        if not recording.enabled:
+            return False
+        if self.requires_grad and self.creator is None:
             raise RuntimeError(
-                f"{how} changes {what} in place, which the graph cannot follow. To update a "
-                "parameter: with no_grad(): p -= lr * p.grad (or p.data -= lr * p.grad)"
+                f"{how} would change in place a leaf that requires grad, which the graph cannot "
+                "follow. To update a parameter: with no_grad(): p -= lr * p.grad (or "
+                "p.data -= lr * p.grad)"
             )
-        self._version += 1
+        return self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+
+    def _in_place(self, how: str, change: Callable[[], object], other: object = None) -> None:
+        """Apply ``change`` to ``data``, refused where the graph would have to record it (as
+        `_records`: indexing and copies cannot be recorded here), and counted once it is done."""
+        if self._records(how, other):
+            raise RuntimeError(
+                f"{how} on a tensor in a graph, or with a value that requires grad, cannot be "
+                "recorded: build the tensor with stack, concatenate or where instead, or "
+                "change it under no_grad()"
+            )
+        try:
+            change()
+        except (ValueError, TypeError, IndexError) as error:  # NumPy's, said in our terms
+            kind = next(k for k in (ValueError, TypeError, IndexError) if isinstance(error, k))
+            raise kind(f"{how} on a {self.dtype} tensor of shape {self.shape}: {error}") from None
+        changes.count += 1
+        self._version = changes.count
         if self.creator is not None:
             self.creator.output_changed = True
 
+    def data_changed(self) -> None:
+        """Count a change made through ``.data`` (an optimizer step calls it), so that a graph
+        that saved the old value refuses to differentiate through it."""
+        changes.count += 1
+        self._version = changes.count
+
     def __iadd__(self, other: Operand) -> Tensor:
-        self._change("+=")
-        self.data += _value(other)
+        if self._records("+=", other):
+            return arithmetic.add(self, other)  # recorded: the name is rebound to the sum
+        self._in_place("+=", lambda: np.add(self.data, _value(other), out=self.data))
         return self
 
     def __isub__(self, other: Operand) -> Tensor:
-        self._change("-=")
-        self.data -= _value(other)
+        if self._records("-=", other):
+            return arithmetic.sub(self, other)
+        self._in_place("-=", lambda: np.subtract(self.data, _value(other), out=self.data))
         return self
 
     def __imul__(self, other: Operand) -> Tensor:
-        self._change("*=")
-        self.data *= _value(other)
+        if self._records("*=", other):
+            return arithmetic.mul(self, other)
+        self._in_place("*=", lambda: np.multiply(self.data, _value(other), out=self.data))
         return self
 
     def __itruediv__(self, other: Operand) -> Tensor:
-        self._change("/=")
-        self.data /= _value(other)
+        if self._records("/=", other):
+            return arithmetic.div(self, other)
+        self._in_place("/=", lambda: np.divide(self.data, _value(other), out=self.data))
+        return self
+
+    def __ipow__(self, other: Operand) -> Tensor:
+        if self._records("**=", other):
+            return arithmetic.pow(self, other)
+        self._in_place("**=", lambda: np.power(self.data, _value(other), out=self.data))
+        return self
+
+    def __imatmul__(self, other: Operand) -> Tensor:
+        if self._records("@=", other):
+            return arithmetic.matmul(self, other)
+        self._in_place("@=", lambda: self.data.__setitem__(..., self.data @ _value(other)))
         return self
 
     def __setitem__(self, key: Index, value: Operand) -> None:
-        self._change("t[...] = value")
-        self.data[key] = _value(value)
+        self._in_place("t[...] = value", lambda: self.data.__setitem__(key, _value(value)), value)
 
     def copy_(self, source: Operand) -> Tensor:
         """Copy ``source`` (broadcast to this tensor's shape) into this tensor; return it."""
-        value = np.asarray(_value(source))
+        value = real_numbers(_value(source))
         try:
             fits = np.broadcast_shapes(value.shape, self.shape) == self.shape
         except ValueError:
             fits = False
         if not fits:
             raise ValueError(f"copy_ cannot broadcast a {value.shape} source to {self.shape}")
-        self._change("copy_")
-        self.data[...] = value
+        self._in_place("copy_", lambda: self.data.__setitem__(..., value), source)
         return self
 
     def fill_(self, value: float) -> Tensor:
         """Set every element to ``value``; return the tensor."""
         check_number(value, "value", "fill_", example="fill_(0.0)")
-        self._change("fill_")
-        self.data.fill(value)
+        self._in_place("fill_", lambda: self.data.fill(value))
         return self
 
     def zero_(self) -> Tensor:
         """Set every element to 0; return the tensor."""
         return self.fill_(0.0)
+
+    def __float__(self) -> float:
+        return self.item()
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """A one-element tensor formats as its number (``f"{loss:.4f}"``); others as repr."""
+        return format(self.item(), spec) if spec and self.data.size == 1 else repr(self)
 
     def grad_written(self, grad: Array) -> None:
         """Note that a backward pass set ``.grad`` to ``grad`` (a `Parameter` records which

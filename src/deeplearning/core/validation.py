@@ -298,3 +298,19 @@ def check_dropout_probability(p: float) -> None:
         raise TypeError(f"dropout probability must be a number in [0, 1], got {p!r}")
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+
+
+def real_numbers(data: ArrayLike) -> Array:
+    """``data`` as an ndarray of real numbers (floats, integers or booleans), as it is; a
+    TypeError for anything else: strings, None and other objects, complex numbers (whose
+    imaginary part a cast would drop), or ragged lists."""
+    try:
+        array = np.asarray(data)
+    except ValueError as error:  # ragged nested lists
+        raise TypeError(f"a Tensor holds a rectangular array of numbers: {error}") from None
+    if array.dtype.kind not in "fbiu":
+        raise TypeError(
+            f"a Tensor holds real numbers, but got dtype {array.dtype}. Convert the data first, "
+            "e.g. np.asarray(data, dtype=np.float32)."
+        )
+    return array

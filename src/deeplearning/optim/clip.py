@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..core.module import Parameter, current_gradients
+from ..core.module import Parameter, unapplied_gradients
 from ..core.validation import check_number
 
 
@@ -30,7 +30,7 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     Parameters
     ----------
     params : iterable of Parameter
-        Whose gradients to clip: those the latest backward pass set (`current_gradients`).
+        Whose gradients to clip: those no step has applied yet (`unapplied_gradients`).
     max_norm : float
         The largest norm allowed, a finite number > 0 (0 would zero every gradient).
 
@@ -53,7 +53,7 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
             "single Parameter: pass [param]"
         )
     given = list(params)
-    grads = [given[i].grad for i in current_gradients(given)] if given else []
+    grads = [given[i].grad for i in unapplied_gradients(given)]
     total = float(np.sqrt(sum(float(np.sum(grad.astype(np.float64) ** 2)) for grad in grads)))
     scale = max_norm / (total + 1e-6)
     if scale < 1:

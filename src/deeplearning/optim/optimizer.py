@@ -25,7 +25,7 @@ from typing import Any, ClassVar, cast
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..core.module import Parameter, current_gradients
+from ..core.module import Parameter, unapplied_gradients
 from ..core.tensor import Tensor
 from ..core.types import Array
 from ..core.validation import check_int, check_number
@@ -119,11 +119,14 @@ class Optimizer:
         raise NotImplementedError
 
     def current(self) -> Iterator[tuple[int, Parameter]]:
-        """``(index, parameter)`` for each parameter whose gradient the latest backward pass
-        set (or that was set by hand): a step applies those alone. A parameter that pass did
-        not reach (another head of the model) keeps an old gradient, applied once already."""
-        for i in current_gradients(self.params):
-            yield i, self.params[i]
+        """``(index, parameter)`` for each parameter whose gradient a step applies (those of
+        `unapplied_gradients`: each gradient once). After the step's body has updated one,
+        it is marked (`Parameter.applied`): a retained graph that saved its old value now
+        refuses a backward pass through it."""
+        for i in unapplied_gradients(self.params):
+            param = self.params[i]
+            yield i, param
+            param.applied()
 
     def __repr__(self) -> str:
         hyper = {
@@ -136,7 +139,8 @@ class Optimizer:
     def zero_grad(self) -> None:
         """Fill every parameter's gradient with zeros."""
         for param in self.params:
-            param.grad.fill(0)
+            if param.grad is not None:
+                param.grad.fill(0)
 
     def _buffer(self, name: str, i: int, like: Array) -> Array:
         """The ``name`` buffer of parameter ``i``, created as zeros on first use."""
@@ -179,6 +183,11 @@ class Optimizer:
             or has another shape than its parameter.
         """
         where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, Mapping) or not all(isinstance(key, str) for key in state):
+            raise TypeError(
+                f"{where}: the state must be a mapping of names to arrays, as state_dict() "
+                f"gives, got {type(state).__name__}"
+            )
         missing = sorted({"lr", "steps"} - state.keys())
         if missing:
             raise ValueError(f"{where}: the state has no {missing}; pass what state_dict() gave")
@@ -211,7 +220,7 @@ class Optimizer:
         unless it is one of `BUFFERS`, for a parameter of this optimizer, finite and of its
         parameter's shape."""
         name, _, index = key.rpartition(".")
-        if name not in self.BUFFERS or not re.fullmatch("[0-9]+", index):
+        if name not in self.BUFFERS or not re.fullmatch("0|[1-9][0-9]*", index):
             raise ValueError(
                 f"{where}: unknown state entry {key!r}: {type(self).__name__} keeps lr, steps "
                 f"and {sorted(self.BUFFERS)} as '<buffer>.<parameter index>'; is the state "
@@ -224,9 +233,12 @@ class Optimizer:
                 f"optimizer state {key!r} of shape {array.shape} does not fit parameter {i} "
                 f"of {len(self.params)}{fits}: was it saved for another model?"
             )
-        if array.dtype.kind not in "fiu" or not np.all(np.isfinite(array)):
+        dtype = self.params[i].dtype
+        with np.errstate(over="ignore"):  # a value too large for the dtype is refused below
+            finite = array.dtype.kind in "fiu" and bool(np.all(np.isfinite(array.astype(dtype))))
+        if not finite:
             raise ValueError(
-                f"{where}: {key!r} must hold finite numbers, got dtype {array.dtype}"
-                f"{' with NaN or infinity' if array.dtype.kind in 'fc' else ''}"
+                f"{where}: {key!r} must hold numbers finite in {dtype}, got dtype "
+                f"{array.dtype}{' with NaN or infinity' if array.dtype.kind in 'fc' else ''}"
             )
         return (name, i), array
