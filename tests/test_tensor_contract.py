@@ -406,3 +406,21 @@ def test_a_one_element_tensor_converts_and_formats_as_its_number() -> None:
     assert float(loss) == pytest.approx(0.123456) and int(Tensor(np.array(3.7))) == 3
     assert f"{loss:.3f}" == "0.123"
     assert np.array([Tensor(np.array(1.0)), Tensor(np.array(2.0))]).tolist() == [1.0, 2.0]
+
+
+def test_no_grad_on_a_generator_covers_each_step_of_its_body() -> None:
+    @no_grad()
+    def steps(x: Tensor) -> Any:
+        for _ in range(2):
+            received = yield (x * 2).requires_grad, is_grad_enabled()
+            assert received == "sent"
+        return "done"
+
+    x = Tensor(np.ones(2), requires_grad=True)
+    walk = steps(x)
+    assert next(walk) == (False, False)
+    assert is_grad_enabled()  # outside the body, between steps, recording goes on
+    assert walk.send("sent") == (False, False)
+    with pytest.raises(StopIteration) as stop:
+        walk.send("sent")
+    assert stop.value.value == "done"

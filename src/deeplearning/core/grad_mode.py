@@ -3,8 +3,14 @@ backward passes that tells an optimizer which gradients are current (`passes`)."
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
+from collections.abc import Generator
 from contextlib import ContextDecorator
+from typing import Any, Callable, TypeVar, cast
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class _GradMode(threading.local):
@@ -35,6 +41,30 @@ class grad_mode(ContextDecorator):  # noqa: N801  (lower case, as torch.set_grad
     def __exit__(self, *exc: object) -> None:
         recording.enabled = recording.previous.pop()
 
+    def __call__(self, function: _F) -> _F:
+        """Decorate ``function``; a generator function gets the mode at each step of its
+        iteration (where its body runs), as PyTorch's decorators do."""
+        if not inspect.isgeneratorfunction(function):
+            return super().__call__(function)
+
+        @functools.wraps(function)
+        def generator(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            steps = function(*args, **kwargs)
+            sent = None
+            while True:
+                with type(self)(*self._arguments()):
+                    try:
+                        item = steps.send(sent)
+                    except StopIteration as stop:
+                        return stop.value
+                sent = yield item
+
+        return cast("_F", generator)
+
+    def _arguments(self) -> tuple[bool, ...]:
+        """The arguments that make a copy of this context (``no_grad`` takes none)."""
+        return (self.enabled,)
+
 
 class no_grad(grad_mode):  # noqa: N801  (lower case, as torch.no_grad)
     """Record no graph: as a context manager (``with no_grad(): ...``) or a decorator.
@@ -45,6 +75,9 @@ class no_grad(grad_mode):  # noqa: N801  (lower case, as torch.no_grad)
 
     def __init__(self) -> None:
         super().__init__(False)
+
+    def _arguments(self) -> tuple[bool, ...]:
+        return ()
 
 
 def is_grad_enabled() -> bool:
