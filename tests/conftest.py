@@ -1,4 +1,4 @@
-"""Shared fixtures: PyTorch as an optional oracle, and the real MNIST data directory."""
+"""Shared fixtures: PyTorch as an optional oracle, and the real MNIST and text data directory."""
 
 from __future__ import annotations
 
@@ -38,6 +38,19 @@ def mnist_root() -> Path:
     root = os.environ.get("DEEPLEARNING_DATA")
     if not root or locate("mnist", root) is None:
         pytest.skip("real MNIST is not available: set DEEPLEARNING_DATA to a folder with mnist/")
+    return Path(root)
+
+
+@pytest.fixture(scope="session")
+def text_root() -> Path:
+    """The data directory holding the real text files (``DEEPLEARNING_DATA``: its
+    ``tinyshakespeare/input.txt`` and ``names/names.txt``), or a skip."""
+    root = os.environ.get("DEEPLEARNING_DATA")
+    if not root or locate("tinyshakespeare", root) is None or locate("names", root) is None:
+        pytest.skip(
+            "the real text data is not available: set DEEPLEARNING_DATA to a folder with "
+            "tinyshakespeare/input.txt and names/names.txt"
+        )
     return Path(root)
 
 

@@ -33,7 +33,7 @@ from ..bench.mlp import run_benchmark, run_scaling
 from ..core.atomic import atomic_write
 from ..core.module import Module
 from ..data.datasets import load_mnist
-from ..data.registry import DATASETS, dataset_info
+from ..data.registry import dataset_info, dataset_names
 from ..optim import LRScheduler
 from ..training.checkpoint import load_checkpoint, read_resume_header, save_checkpoint
 from ..training.loop import EpochStats, TrainingDivergedError, fit
@@ -300,10 +300,10 @@ def _bench_report(args: argparse.Namespace) -> str:
 def _evaluate(args: argparse.Namespace) -> int:
     model, header = load_checkpoint(args.checkpoint)
     name = header.get("dataset", "mnist")
-    if not isinstance(name, str) or name not in DATASETS:
+    if not isinstance(name, str) or name not in dataset_names("images"):
         raise ValueError(
             f"{args.checkpoint} names the data set {name!r}, which this library does not know; "
-            f"it knows {', '.join(sorted(DATASETS))}"
+            f"it knows {', '.join(dataset_names('images'))}"
         )
     images = header["model"] in IMAGE_MODELS.values()
     data = load_mnist(name, args.data_dir, flatten=not images)

@@ -13,7 +13,7 @@ import os
 from typing import Callable
 
 from ..bench.mlp import SCALING_BATCHES
-from ..data.registry import DATASETS
+from ..data.registry import dataset_names
 from ..training.recipe import ENGINES, IMAGE_MODELS, OPTIMIZERS, SCHEDULERS
 
 DATA_DIR_HELP = (
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(command_parser=train)
     recipe = train.add_argument_group("recipe")
-    recipe.add_argument("--dataset", choices=sorted(DATASETS), help="default: mnist")
+    recipe.add_argument("--dataset", choices=dataset_names("images"), help="default: mnist")
     recipe.add_argument(
         "--model",
         type=_model,

@@ -1,9 +1,10 @@
 """Loading an MNIST-style data set into arrays, and cutting arrays into mini-batches.
 
-`load_mnist` finds a data set's four files (`registry`: the registry and where files are
-looked for), downloads them if they are nowhere (`download`: mirrors, sizes and SHA-256 sums),
-and reads them (`idx`: the IDX format) into a `Dataset` of float32 images in [0, 1] and int64
-labels. `minibatches` yields one epoch of ``(x_batch, y_batch)`` pairs.
+`load_mnist` finds a data set's four files (`dataset_folder`, which `text` shares: `registry`
+says where files are looked for), downloads them if they are nowhere (`download`: mirrors,
+sizes and SHA-256 sums), and reads them (`idx`: the IDX format) into a `Dataset` of float32
+images in [0, 1] and int64 labels. `minibatches` yields one epoch of ``(x_batch, y_batch)``
+pairs.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from .registry import (
     TRAIN_LABELS,
     DatasetInfo,
     DatasetNotFoundError,
+    Kind,
     candidate_folders,
     dataset_info,
+    dataset_names,
     find_file,
     is_complete,
     locate,
@@ -88,6 +91,36 @@ def load_mnist(
     """
     check_flag(flatten, "flatten", "load_mnist")
     check_flag(download, "download", "load_mnist")
+    info = check_kind(name, "images", "load_mnist", "load it with data.text.load_text")
+    folder = dataset_folder(name, data_dir, download=download)
+    x_train, y_train = _load_split(folder, TRAIN_IMAGES, TRAIN_LABELS, flatten, info)
+    x_test, y_test = _load_split(folder, TEST_IMAGES, TEST_LABELS, flatten, info)
+    return Dataset(x_train, y_train, x_test, y_test)
+
+
+def check_kind(name: str, kind: Kind, who: str, instead: str) -> DatasetInfo:
+    """The registry entry for ``name``, refused (ValueError) unless it is of ``kind``; the
+    message says to do ``instead``."""
+    info = dataset_info(name)
+    if info.kind != kind:
+        raise ValueError(
+            f"{who}: {name!r} holds {info.kind}, and {who} loads {kind} "
+            f"({', '.join(dataset_names(kind))}); {instead}"
+        )
+    return info
+
+
+def dataset_folder(name: str, data_dir: PathLike | None, *, download: bool) -> Path:
+    """The folder holding all of data set ``name``'s files: the first found (`locate`), else
+    the one they are downloaded into if ``download`` (`download_dataset`, into the first data
+    directory searched).
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If the files are nowhere and cannot be downloaded; the message lists the files, the
+        directories searched, and how to supply them.
+    """
     info = dataset_info(name)
     folder = locate(name, data_dir)
     if folder is None:
@@ -102,9 +135,7 @@ def load_mnist(
             raise DatasetNotFoundError(_not_found_message(info, data_dir, reason))
     else:
         remove_stale_temporaries(folder, name)  # of a download killed after another finished
-    x_train, y_train = _load_split(folder, TRAIN_IMAGES, TRAIN_LABELS, flatten, info)
-    x_test, y_test = _load_split(folder, TEST_IMAGES, TEST_LABELS, flatten, info)
-    return Dataset(x_train, y_train, x_test, y_test)
+    return folder
 
 
 def _load_split(
@@ -150,6 +181,9 @@ def check_labels(labels: Array, n_classes: int, name: str) -> None:
 
 
 def _not_found_message(info: DatasetInfo, data_dir: PathLike | None, reason: str) -> str:
+    files = ", ".join(info.sha256)
+    one = len(info.sha256) == 1
+    the_files = files if one else "the four files" if len(info.sha256) == 4 else "the files"
     lines, hints = [], []
     for root in search_dirs(data_dir):
         for folder in candidate_folders(root, info.name):
@@ -160,20 +194,20 @@ def _not_found_message(info: DatasetInfo, data_dir: PathLike | None, reason: str
                 lines.append(f"  {folder}")
         if root.name != info.name and is_complete(root, info):
             hints.append(
-                f"{root} holds the four files itself but is not named '{info.name}': rename it "
+                f"{root} holds {the_files} itself but is not named '{info.name}': rename it "
                 f"'{info.name}' (and point DEEPLEARNING_DATA or --data-dir at it or at its "
-                f"parent), or move the files into {root / info.name}"
+                f"parent), or move {'it' if one else 'the files'} into {root / info.name}"
             )
     looked = "\n".join(lines)
-    files = ", ".join(info.sha256)
     hint = "".join(f"\nHint: {h}." for h in hints)
     return (
-        f"the {info.name} data set was not found. It needs the files {files}.\n"
+        f"the {info.name} data set was not found. It needs the file{'' if one else 's'} "
+        f"{files}.\n"
         f"Looked in:\n{looked}\n"
         f"Not downloaded: {reason}\n"
-        f"To supply them, put the four files (from {info.mirrors[0]}) in a folder named "
-        f"'{info.name}' and point DEEPLEARNING_DATA (or --data-dir) at that folder or the one "
-        f"above it.{hint}"
+        f"To supply {'it' if one else 'them'}, put {the_files} (from {info.mirrors[0]}) in a "
+        f"folder named '{info.name}' and point DEEPLEARNING_DATA (or --data-dir) at that folder "
+        f"or the one above it.{hint}"
     )
 
 

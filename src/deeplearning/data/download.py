@@ -128,7 +128,7 @@ def _make_folders(folder: Path) -> list[Path]:
 
 
 def remove_stale_temporaries(folder: Path, name: str) -> list[Path]:
-    """Remove the temporary files that killed downloads of ``name``'s four files left in
+    """Remove the temporary files that killed downloads of ``name``'s files left in
     ``folder`` (`core.atomic.remove_stale_temporaries`, which keeps any younger than
     `core.atomic.STALE_TEMPORARY_S`: a download in progress). Returns the files removed."""
     return [

@@ -1,10 +1,13 @@
-"""The registry of MNIST-style data sets, and where their files are found.
+"""The registry of data sets, and where their files are found.
 
-Three data sets share the MNIST layout (four IDX files, 28x28 grey images, ten classes) and
-load through the same code by name: ``"mnist"``, ``"fashion-mnist"`` and ``"kmnist"``.
-`DATASETS` holds, for each, its files with their SHA-256 and size, its mirrors and its class
-names. Each lives in a folder named after it under a data directory. The directories searched,
-in order:
+Two kinds of data set load by name. Three image sets share the MNIST layout (four IDX files,
+28x28 grey images, ten classes) and load through `datasets.load_mnist`: ``"mnist"``,
+``"fashion-mnist"`` and ``"kmnist"``. Two text sets are one plain-text file each and load
+through `text`: ``"tinyshakespeare"`` (Shakespeare's plays, 1.1 MB, for character-level
+language models) and ``"names"`` (32,033 first names, one a line, for makemore's models).
+`DATASETS` holds, for each, its kind, its files with their SHA-256 and size, its mirrors and
+(for images) its class names. Each lives in a folder named after it under a data directory.
+The directories searched, in order:
 
 1. the ``data_dir`` argument;
 2. the ``DEEPLEARNING_DATA`` environment variable;
@@ -20,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from ..core.types import PathLike
 
@@ -27,18 +31,25 @@ TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
 TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
+SHAKESPEARE_TEXT = "input.txt"
+NAMES_TEXT = "names.txt"
+
+Kind = Literal["images", "text"]
+"""What a data set holds: MNIST-style IDX images and labels, or one plain-text file."""
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
     """What is known of a data set: its files with their SHA-256 and size (compressed, in
-    bytes), mirrors and class names."""
+    bytes), mirrors (base URLs the file names are appended to), class names (none for text)
+    and kind."""
 
     name: str
     mirrors: tuple[str, ...]
     sha256: dict[str, str]
     classes: tuple[str, ...]
     sizes: dict[str, int] = field(default_factory=dict)
+    kind: Kind = "images"
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -109,6 +120,26 @@ DATASETS: dict[str, DatasetInfo] = {
             },
             classes=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
         ),
+        DatasetInfo(
+            name="tinyshakespeare",  # karpathy/char-rnn, as nanoGPT's shakespeare_char uses it
+            mirrors=(
+                "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/",
+            ),
+            sha256={
+                SHAKESPEARE_TEXT: "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+            },
+            sizes={SHAKESPEARE_TEXT: 1_115_394},
+            classes=(),
+            kind="text",
+        ),
+        DatasetInfo(
+            name="names",  # karpathy/makemore's names.txt
+            mirrors=("https://raw.githubusercontent.com/karpathy/makemore/master/",),
+            sha256={NAMES_TEXT: "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"},
+            sizes={NAMES_TEXT: 228_145},
+            classes=(),
+            kind="text",
+        ),
     )
 }
 
@@ -125,6 +156,12 @@ def dataset_info(name: str) -> DatasetInfo:
         raise ValueError(
             f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}"
         ) from None
+
+
+def dataset_names(kind: Kind | None = None) -> list[str]:
+    """The names of the registered data sets of ``kind`` (all of them if None), sorted: the
+    image trainer and ``evaluate`` take those of kind ``"images"``."""
+    return sorted(name for name, info in DATASETS.items() if kind in (None, info.kind))
 
 
 def search_dirs(data_dir: PathLike | None = None) -> list[Path]:
@@ -144,7 +181,7 @@ def cache_dir() -> Path:
 
 
 def locate(name: str, data_dir: PathLike | None = None) -> Path | None:
-    """The first folder that holds all four files (gzipped or not), if any: ``<dir>/<name>``,
+    """The first folder that holds all the set's files (gzipped or not), if any: ``<dir>/<name>``,
     or ``<dir>`` itself when it is named ``name`` (a directory pointing at the set's folder)."""
     info = dataset_info(name)
     for root in search_dirs(data_dir):

@@ -23,7 +23,7 @@ import numpy as np
 from ..autograd import nn
 from ..core.module import Module
 from ..core.validation import check_flag, check_int, check_number
-from ..data.registry import DATASETS
+from ..data.registry import dataset_names
 from ..layers import MLP, LeNet5, TwoLayerMLP
 from ..optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from ..optim.lr_scheduler import (
@@ -122,8 +122,8 @@ class Recipe:
 
     def __post_init__(self) -> None:
         self._check_types()
-        if self.dataset not in DATASETS:
-            raise ValueError(f"unknown data set {self.dataset!r}; choose one of {sorted(DATASETS)}")
+        if self.dataset not in (images := dataset_names("images")):
+            raise ValueError(f"unknown data set {self.dataset!r}; choose one of {images}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}"
