@@ -15,15 +15,22 @@ import numpy as np
 import pytest
 
 from deeplearning import (
+    GELU,
+    GRU,
+    LSTM,
     MLP,
+    RNN,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    CausalSelfAttention,
     Conv2d,
     CrossEntropyLoss,
     Dropout,
+    Embedding,
     Flatten,
     Layer,
+    LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
@@ -39,7 +46,7 @@ from deeplearning import (
     numerical_gradient,
     relative_error,
 )
-from deeplearning.autograd import Tensor, gradcheck, gradgradcheck
+from deeplearning.autograd import Tensor, gradcheck, gradgradcheck, nn
 from deeplearning.autograd import functional as F
 
 TOLERANCE = 1e-6
@@ -79,6 +86,46 @@ def _gradient_name(name: str) -> str:
     if name == "input":
         return "input gradient"
     return f"{name}.grad"
+
+
+class WithFinalState(Layer):
+    """A recurrent layer as `check_layer` takes one: a single array out, its output and final
+    state(s) joined along time, (N, T + 1, H) (an LSTM's, with c_n: T + 2), from a fixed
+    non-zero initial state."""
+
+    def __init__(self, layer: RNN | LSTM | GRU) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        h0 = _data(len(x), self.layer.hidden_size, seed=9)
+        lstm = isinstance(self.layer, LSTM)
+        output, final = self.layer.forward(x, (h0, -h0) if lstm else h0)
+        finals = final if lstm else (final,)
+        return np.concatenate([output, *[state[:, None] for state in finals]], axis=1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        lstm = isinstance(self.layer, LSTM)
+        steps = dout.shape[1] - 1 - lstm
+        dh_n = (dout[:, steps], dout[:, steps + 1]) if lstm else dout[:, steps]
+        return self.layer.backward(dout[:, :steps], dh_n)
+
+
+def recurrent_function(module: nn.RNN | nn.LSTM | nn.GRU, lstm: bool) -> Callable[..., Tensor]:
+    """An engine recurrent ``module`` as a function of its input, initial state(s) and
+    parameters, each a tensor (as `gradcheck` passes them), ``f(x, h0, [c0,] W_ih, W_hh, b_ih,
+    b_hh)``: the output and the final state(s) joined along time, (N, T + 1 (+ 1), H)."""
+
+    def function(x: Tensor, *rest: Tensor) -> Tensor:
+        states, params = rest[: 1 + lstm], rest[1 + lstm :]
+        # The parameters become gradcheck's tensors (vars(): a Module refuses a plain tensor
+        # set over a Parameter, and here that is what is meant).
+        vars(module).update(zip(("W_ih", "W_hh", "b_ih", "b_hh"), params))
+        output, final = module(x, tuple(states) if lstm else states[0])
+        finals = final if lstm else (final,)
+        return F.concatenate([output, *[F.unsqueeze(state, 1) for state in finals]], axis=1)
+
+    return function
 
 
 class FixedMaskDropout(Dropout):
@@ -158,6 +205,10 @@ CASES = [
     ),
     Case("Flatten layer", _layer(Flatten, 3, 2, 3, 4)),
     Case(
+        "CausalSelfAttention layer (3 heads, causal mask, bias)",
+        _layer(lambda: CausalSelfAttention(6, 3, rng=0, dtype=np.float64), 2, 4, 6),
+    ),
+    Case(
         "CrossEntropyLoss (class labels)",
         _loss(CrossEntropyLoss, _data(5, 4), np.array([0, 3, 1, 1, 2])),
     ),
@@ -201,6 +252,22 @@ CASES = [
             data=_distinct,
         ),
     ),
+    Case(
+        "RNN layer (tanh, 4 steps, output and h_n)",
+        _layer(lambda: WithFinalState(RNN(3, 4, rng=0, dtype=np.float64)), 2, 4, 3),
+    ),
+    Case(
+        "RNN layer (relu, 4 steps, output and h_n)",
+        _layer(lambda: WithFinalState(RNN(3, 4, "relu", rng=0, dtype=np.float64)), 2, 4, 3),
+    ),
+    Case(
+        "LSTM layer (4 steps, output, h_n and c_n)",
+        _layer(lambda: WithFinalState(LSTM(3, 4, rng=0, dtype=np.float64)), 2, 4, 3),
+    ),
+    Case(
+        "GRU layer (4 steps, output and h_n)",
+        _layer(lambda: WithFinalState(GRU(3, 4, rng=0, dtype=np.float64)), 2, 4, 3),
+    ),
 ]
 
 
@@ -226,6 +293,8 @@ def _engine(
 
 
 LABELS = np.array([0, 3, 1, 1, 2])
+ATTENDS = np.array([[True, False, True, True], [False] * 4, [True, True, False, False]])
+"""Which key each query may attend; the second query none (its output is 0)."""
 ENGINE_CASES = [
     Case(
         "autograd: tanh(x @ w + b)",
@@ -281,6 +350,82 @@ ENGINE_CASES = [
     Case(
         "autograd: avg_pool2d ** 2 (3x3 windows, stride 2, padding 1)",
         _engine(lambda x: F.avg_pool2d(x, 3, 2, 1) ** 2, (2, 2, 5, 6)),
+    ),
+    Case(
+        "autograd: scaled_dot_product_attention (boolean mask, a fully masked row, scale 0.7)",
+        _engine(
+            lambda q, k, v: F.scaled_dot_product_attention(q, k, v, ATTENDS, scale=0.7),
+            (2, 3, 2),
+            (2, 4, 2),
+            (2, 4, 3),
+        ),
+    ),
+    Case(
+        "autograd: nn.CausalSelfAttention (2 heads)",
+        _engine(nn.CausalSelfAttention(4, 2, rng=0, dtype=np.float64), (2, 3, 4)),
+    ),
+]
+
+
+def _recurrent_case(kind: str) -> Case:
+    """An engine recurrent module of 2 -> 3, 3 steps, with respect to x, the initial state(s)
+    and the parameters (inputs 0, 1 (and 2), then W_ih, W_hh, b_ih, b_hh)."""
+    extra = {"nonlinearity": kind.split()[1]} if kind.startswith("RNN") else {}
+    module = getattr(nn, kind.split()[0])(2, 3, rng=0, dtype=np.float64, **extra)
+    lstm, gates = kind == "LSTM", len(module.gate_names)
+    states = [(2, 3)] * (2 if lstm else 1)
+    shapes = [(2, 3, 2), *states, (2, 3 * gates), (3, 3 * gates), (3 * gates,), (3 * gates,)]
+    return Case(
+        f"autograd: nn.{kind} (3 steps)", _engine(recurrent_function(module, lstm), *shapes)
+    )
+
+
+ENGINE_CASES += [_recurrent_case(kind) for kind in ("RNN tanh", "RNN relu", "LSTM", "GRU")]
+
+
+def _indices(*shape: int, seed: int = 0) -> np.ndarray:
+    """Indices into a table of 6 rows: repeated ones, and rows 4 and 5 unused."""
+    return np.random.default_rng(seed).integers(0, 4, shape)
+
+
+def _affine(layer: LayerNorm) -> LayerNorm:
+    """``layer`` with its parameters away from their initial ones and zeros."""
+    for _, param in layer.named_parameters():
+        param.data[...] = _data(*param.shape, seed=4)
+    return layer
+
+
+EMBEDDED = np.array([[0, 2, 2, 5], [3, 0, 0, 0]])
+"""Indices into a table of 6 rows: 0 four times, 2 twice; rows 1 and 4 unused."""
+CASES += [
+    Case(
+        "Embedding layer (repeated indices, unused rows)",
+        _layer(lambda: Embedding(6, 3, rng=0, dtype=np.float64), 3, 5, data=_indices),
+    ),
+    Case(
+        "LayerNorm layer (over the last two dimensions)",
+        _layer(lambda: _affine(LayerNorm((3, 4), dtype=np.float64)), 2, 3, 3, 4),
+    ),
+    Case(
+        "LayerNorm layer (no bias)",
+        _layer(lambda: _affine(LayerNorm(5, bias=False, dtype=np.float64)), 4, 5),
+    ),
+    Case(
+        "LayerNorm layer (no weight or bias)",
+        _layer(lambda: LayerNorm(5, elementwise_affine=False, dtype=np.float64), 4, 5),
+    ),
+    Case("GELU layer", _layer(GELU, 5, 6)),
+    Case("GELU layer (tanh approximation)", _layer(lambda: GELU("tanh"), 5, 6)),
+]
+ENGINE_CASES += [
+    Case("autograd: gelu * gelu (tanh)", _engine(lambda x: F.gelu(x) * F.gelu(x, "tanh"), (4, 5))),
+    Case(
+        "autograd: layer_norm ** 2 (over the last two dimensions)",
+        _engine(lambda x, w, b: F.layer_norm(x, (3, 4), w, b) ** 2, (2, 3, 4), (3, 4), (3, 4)),
+    ),
+    Case(
+        "autograd: embedding ** 2 (repeated indices, unused rows)",
+        _engine(lambda w: F.embedding(EMBEDDED, w) ** 2, (6, 3)),
     ),
 ]
 

@@ -7,6 +7,9 @@ with ``f'`` written from ``x`` or, where that is simpler, from the saved output 
 - ``relu``, ``y = max(x, 0)``: ``f' = [x > 0]``; ``leaky_relu``, ``y = x`` for x > 0 and
   ``slope * x`` otherwise: ``f' = 1`` or ``slope``;
 - ``clip(x, low, high)``: ``f' = 1`` where low <= x <= high, else 0 (as PyTorch's clamp);
+- ``normal_cdf``, ``y = Φ(x)`` (the standard normal distribution function): ``f' = φ(x) =
+  exp(-x²/2) / sqrt(2 pi)``; ``gelu``, ``y = x Φ(x)``: ``f' = Φ(x) + x φ(x)``, and its tanh
+  approximation's derivative (`core.kernels.gelu_derivative`), both written with operations;
 - ``astype(x, dtype)``, the same numbers in another floating dtype: ``gx = gy`` converted back
   to x's dtype.
 """
@@ -24,7 +27,7 @@ from ..core import kernels
 from ..core.function import Function
 from ..core.tensor import Grad, Operand, Tensor
 from ..core.types import Array
-from ..core.validation import check_number
+from ..core.validation import check_choice, check_number
 from .ops import _run
 
 
@@ -191,6 +194,62 @@ def clip(x: Operand, min: float | None = None, max: float | None = None) -> Tens
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
     return _run(Clip(min, max), x)
+
+
+class NormalCDF(Function):
+    """``y = Φ(x) = erfc(-x / sqrt(2)) / 2`` (`core.kernels.normal_cdf`); ``gx = gy φ(x)``,
+    ``φ(x) = exp(-x²/2) / sqrt(2 pi)``."""
+
+    def forward(self, x: Array) -> Array:
+        return kernels.normal_cdf(x)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        return (gy * _normal_pdf(self.args()[0]),)
+
+
+def normal_cdf(x: Operand) -> Tensor:
+    """``Φ(x)``, the probability that a standard normal variable is <= x."""
+    return _run(NormalCDF(), x)
+
+
+def _normal_pdf(x: Grad) -> Grad:
+    """``φ(x)`` in operations, x clipped as `core.kernels.normal_pdf` clips it."""
+    bound = kernels.NORMAL_PDF_BOUND
+    bounded = clip(x, -bound, bound)
+    return exp(bounded * bounded * -0.5) * (1 / math.sqrt(2 * math.pi))
+
+
+class GELUFn(Function):
+    """``y = x Φ(x)``; ``gx = gy (Φ(x) + x φ(x))``. With ``approximate="tanh"``, ``y = x (1 +
+    t) / 2`` for ``t = tanh(c (x + k x³))``, ``c = sqrt(2/pi)``, ``k = 0.044715``, and ``gx =
+    gy ((1 + t) / 2 + x (1 - t²) c (1 + 3 k x²) / 2)``, x clipped to ±100 inside t and the
+    polynomial as `core.kernels.gelu_tanh_inner` clips it. The backward pass is made of
+    operations (`normal_cdf`, `exp`, `tanh`, `clip`), so it differentiates again."""
+
+    def __init__(self, approximate: str) -> None:
+        self.approximate = approximate
+
+    def forward(self, x: Array) -> Array:
+        return kernels.gelu(x, self.approximate)
+
+    def backward(self, gy: Grad) -> tuple[Grad, ...]:
+        x = self.args()[0]
+        if self.approximate == "none":
+            return (gy * (normal_cdf(x) + x * _normal_pdf(x)),)
+        scale, cubic, bound = (
+            kernels.GELU_TANH_SCALE, kernels.GELU_TANH_CUBIC, kernels.GELU_TANH_BOUND,
+        )  # fmt: skip
+        bounded = clip(x, -bound, bound)
+        t = tanh((bounded + bounded * bounded * bounded * cubic) * scale)
+        slope = (1 - t * t) * scale * (1 + bounded * bounded * (3 * cubic))
+        return (gy * ((1 + t) * 0.5 + x * 0.5 * slope),)
+
+
+def gelu(x: Operand, approximate: str = "none") -> Tensor:
+    """GELU, ``x Φ(x)`` (as ``torch.nn.functional.gelu``), or PyTorch's tanh approximation
+    with ``approximate="tanh"``; any other value is a ValueError."""
+    check_choice(approximate, "approximate", "gelu", kernels.GELU_APPROXIMATIONS)
+    return _run(GELUFn(approximate), x)
 
 
 class Cast(Function):

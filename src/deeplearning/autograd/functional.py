@@ -1,7 +1,7 @@
 """Functions on tensors, as ``torch.nn.functional``: every operation (`shapes`, `arithmetic`,
 `elementwise`, `reductions`, `log_likelihood`, `convolution`), and the pieces of networks built
 from them (``linear``, ``softmax``, ``cross_entropy``, ``dropout``, ``batch_norm``,
-``conv2d``, ``max_pool2d``, ...). Import as
+``layer_norm``, ``embedding``, ``conv2d``, ``max_pool2d``, ...). Import as
 ``from deeplearning.autograd import functional as F``.
 
 Most are compositions of operations, so their backward passes come for free; `log_softmax`
@@ -21,9 +21,13 @@ from ..core.init import as_generator
 from ..core.tensor import Operand, Tensor
 from ..core.types import Array
 from ..core.validation import (
+    as_indices,
+    as_normalized_shape,
     check_batch_norm_options,
     check_dropout_probability,
     check_flag,
+    check_normalized_input,
+    check_number,
     check_targets,
 )
 from .arithmetic import (
@@ -39,8 +43,9 @@ from .arithmetic import (
     sub,
     where,
 )
+from .attention_ops import scaled_dot_product_attention
 from .convolution import avg_pool2d, conv2d, max_pool2d
-from .elementwise import abs, clip, exp, leaky_relu, log, relu, sigmoid, sqrt, tanh
+from .elementwise import abs, clip, exp, gelu, leaky_relu, log, relu, sigmoid, sqrt, tanh
 from .log_likelihood import NLLLoss, log_softmax, nll_loss, softmax
 from .ops import _operand
 from .reductions import max, mean, min, sum, var
@@ -69,9 +74,12 @@ __all__ = [
     "cross_entropy",
     "div",
     "dropout",
+    "embedding",
     "exp",
     "flatten",
+    "gelu",
     "getitem",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log",
@@ -90,6 +98,7 @@ __all__ = [
     "pow",
     "relu",
     "reshape",
+    "scaled_dot_product_attention",
     "sigmoid",
     "softmax",
     "sqrt",
@@ -208,6 +217,66 @@ def batch_norm(
     if bias is not None:
         y = y + reshape(_operand(bias, x), shape)
     return y
+
+
+def layer_norm(
+    x: Operand,
+    normalized_shape: int | tuple[int, ...],
+    weight: Operand | None = None,
+    bias: Operand | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Layer normalisation (as PyTorch's): each sample normalized over its last dimensions,
+    ``normalized_shape``, by its own mean and biased variance::
+
+        x_hat = (x - mean) / sqrt(var + eps)        y = weight * x_hat + bias
+
+    with ``weight`` and ``bias`` (optional) of shape ``normalized_shape``. Composed of
+    operations, so the engine derives the backward pass (the layer `LayerNorm` writes it).
+    A ValueError if the input's last dimensions, or the parameters' shapes, are not
+    ``normalized_shape``, or ``eps`` is not a finite number > 0.
+    """
+    shape = as_normalized_shape(normalized_shape, "layer_norm")
+    check_number(eps, "eps", "layer_norm", low=0, low_open=True, example="eps=1e-5")
+    x = _operand(x)
+    check_normalized_input(x.shape, shape, "layer_norm")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and np.shape(value) != shape:
+            raise ValueError(
+                f"layer_norm expected {name} of shape {shape}, the normalized_shape, but got "
+                f"{np.shape(value)}"
+            )
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    centred = x - mean(x, axes, keepdims=True)
+    y = centred / sqrt(mean(centred * centred, axes, keepdims=True) + eps)
+    if weight is not None:
+        y = y * _operand(weight, x)
+    if bias is not None:
+        y = y + _operand(bias, x)
+    return y
+
+
+def embedding(indices: ArrayLike, weight: Operand) -> Tensor:
+    """The rows of ``weight`` (V, D) at ``indices``, integers of any shape: (*, D) (as
+    ``torch.nn.functional.embedding``, without its padding and norm options).
+
+    It is indexing, ``weight[indices]`` (`getitem`), so the gradient of ``weight`` is the
+    output's gradient added into the rows it came from (`IndexAdd`, repeated indices
+    summed), zero elsewhere. A TypeError for indices that are not integers (a Tensor holds
+    floats: pass a NumPy array), an IndexError for one outside [0, V).
+    """
+    if isinstance(indices, Tensor):
+        raise TypeError(
+            "embedding takes integer indices as a NumPy array (or a list of ints), not a "
+            "Tensor, which holds floats: pass e.g. np.array([[1, 2]])"
+        )
+    weight = _operand(weight)
+    if weight.ndim != 2:
+        raise ValueError(
+            f"embedding expected weight of shape (num_embeddings, embedding_dim) but got "
+            f"{weight.shape}"
+        )
+    return getitem(weight, as_indices(indices, weight.shape[0], "embedding"))
 
 
 def _check_per_channel(shape: tuple[int, ...], **values: Any) -> None:

@@ -20,23 +20,42 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from ..core.architectures import LeNet5Base, mlp_layers
-from ..core.bases import BatchNormBase, Conv2dBase, DropoutBase, Pool2dBase
+from ..core.attention_base import CausalSelfAttentionBase
+from ..core.bases import (
+    BatchNormBase,
+    Conv2dBase,
+    DropoutBase,
+    EmbeddingBase,
+    LayerNormBase,
+    Pool2dBase,
+)
+from ..core.grad_mode import grad_mode
 from ..core.init import as_generator, he_normal
+from ..core.kernels import GELU_APPROXIMATIONS
 from ..core.module import Module, Parameter, Sequential
 from ..core.tensor import Operand, Tensor
-from ..core.types import RNG
-from ..core.validation import check_flag, check_number
+from ..core.types import RNG, Array
+from ..core.validation import check_choice, check_flag, check_number
 from . import functional as F
+from .attention_ops import attention_weights
+from .recurrence import GRU, LSTM, RNN
 
 __all__ = [
+    "GELU",
+    "GRU",
+    "LSTM",
     "MLP",
+    "RNN",
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "CausalSelfAttention",
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Embedding",
     "Flatten",
+    "LayerNorm",
     "LeNet5",
     "LeakyReLU",
     "Linear",
@@ -130,6 +149,22 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
+class GELU(Module):
+    """``x Φ(x)`` (`functional.gelu`), or PyTorch's tanh approximation with
+    ``approximate="tanh"``; any other value is a ValueError."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        check_choice(approximate, "approximate", "GELU", GELU_APPROXIMATIONS)
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
 class Dropout(DropoutBase):
     """Inverted dropout with probability ``p`` in training mode; the identity in evaluation.
 
@@ -158,6 +193,33 @@ class BatchNorm2d(BatchNorm1d):
     holding what the layer `BatchNorm2d` holds."""
 
     image = True
+
+
+class LayerNorm(LayerNormBase):
+    """Layer normalisation over the last dimensions (`functional.layer_norm`), holding what
+    the layer `LayerNorm` holds (`LayerNormBase`: ``weight`` and ``bias`` of shape
+    ``normalized_shape``, PyTorch's)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.check_input(x.shape)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class Embedding(EmbeddingBase):
+    """A lookup table (`functional.embedding`): integer indices of any shape, a NumPy array
+    (a Tensor holds floats), -> their rows, (*, embedding_dim). It holds what the layer
+    `deeplearning.Embedding` holds (`EmbeddingBase`: ``weight`` (num_embeddings,
+    embedding_dim), ``N(0, 1)``), the same table for one ``rng``."""
+
+    def forward(self, indices: ArrayLike) -> Tensor:
+        return F.embedding(self.check_indices(indices), self.weight)
+
+    def infer(self, x: Array) -> Array:
+        """The rows for a batch of indices, as an array, recording no graph (the indices stay
+        integers: `Module.infer` would make them a Tensor of floats)."""
+        with grad_mode(False):
+            out: Tensor = self(x)
+        return out.data
 
 
 class Conv2d(Conv2dBase):
@@ -254,6 +316,28 @@ class TwoLayerMLP(Module):
     def forward(self, x: Tensor) -> Tensor:
         logits: Tensor = self.fc2(self.relu(self.fc1(x)))
         return logits
+
+
+class CausalSelfAttention(CausalSelfAttentionBase):
+    """Multi-head causal self-attention (nanoGPT's): x (B, T, n_embd) -> (B, T, n_embd),
+    holding what the layer `deeplearning.CausalSelfAttention` holds (`CausalSelfAttentionBase`:
+    ``c_attn``, ``c_proj``, ``attn_dropout``, ``resid_dropout``), the same weights and dropout
+    masks for one ``rng``. Composed of operations (`attention_ops`), so it differentiates to
+    any order."""
+
+    BLOCKS: ClassVar[Mapping[str, Callable[..., Any]]] = {"linear": Linear, "dropout": Dropout}
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.check_input(x.shape)
+        b, t, c = x.shape
+        qkv = F.reshape(
+            self.c_attn(F.reshape(x, (b * t, c))), (b, t, 3, self.n_head, self.head_size)
+        )
+        heads = F.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, n_head, T, head_size)
+        att = self.attn_dropout(attention_weights(heads[0], heads[1], is_causal=True))
+        y = F.reshape(F.transpose(att @ heads[2], (0, 2, 1, 3)), (b * t, c))  # heads merged
+        out: Tensor = F.reshape(self.resid_dropout(self.c_proj(y)), (b, t, c))
+        return out
 
 
 class CrossEntropyLoss(Module):

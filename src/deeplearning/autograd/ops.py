@@ -7,7 +7,8 @@ grouped by kind, each `Function` next to the function that applies it:
 - `shapes`: reshape, transpose, flatten, squeeze, unsqueeze, broadcast_to, sum_to, getitem
   (indexing), concatenate, stack;
 - `arithmetic`: add, sub, mul, div, pow, neg, maximum, minimum, where, matmul, linear;
-- `elementwise`: exp, log, sqrt, abs, tanh, sigmoid, relu, leaky_relu, clip;
+- `elementwise`: exp, log, sqrt, abs, tanh, sigmoid, relu, leaky_relu, clip, normal_cdf,
+  gelu;
 - `reductions`: sum, mean, var, max, min;
 - `log_likelihood`: softmax, log_softmax, nll_loss;
 - `convolution`: windows, fold, conv2d, max_pool2d, avg_pool2d.
@@ -22,7 +23,7 @@ differentiated again).
 A `Function` is named after its operation (``Mul``, ``Exp``, ``Sum``), with the suffix ``Fn``
 where a module has that name: ``TanhFn`` is the operation, the layer ``Tanh`` and ``nn.Tanh``
 the modules. So are ``LinearFn``, ``SigmoidFn``, ``ReLUFn``, ``LeakyReLUFn``, ``SoftmaxFn``,
-``LogSoftmaxFn`` and ``MaxPool2dFn``. Graph pictures show these names.
+``LogSoftmaxFn``, ``MaxPool2dFn`` and ``GELUFn``. Graph pictures show these names.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ weights both paths draw, so that one seed builds the same network on either.
 
 - `he_normal`: ``W ~ N(0, 2 / fan_in)`` (He et al., 2015), for Linear layers followed by ReLU;
 - `conv_init`: PyTorch's default for a convolution, weight and bias ``~ U(-1/sqrt(fan_in),
-  1/sqrt(fan_in))`` with ``fan_in = C kh kw``.
+  1/sqrt(fan_in))`` with ``fan_in = C kh kw``;
+- `embedding_init`: PyTorch's embedding table, ``N(0, 1)``.
 """
 
 from __future__ import annotations
@@ -64,3 +65,13 @@ def conv_init(
     weight = generator.uniform(-bound, bound, (out_channels, in_channels, *kernel))
     bias = generator.uniform(-bound, bound, out_channels)
     return weight.astype(dtype), bias.astype(dtype)
+
+
+def embedding_init(num_embeddings: int, embedding_dim: int, rng: RNG, dtype: DTypeLike) -> Array:
+    """PyTorch's initial embedding table (num_embeddings, embedding_dim): ``N(0, 1)`` entries.
+    Without ``rng`` they come from NumPy's global random state (`as_generator`)."""
+    check_int(num_embeddings, "num_embeddings", "Embedding", example="Embedding(10000, 64)")
+    check_int(embedding_dim, "embedding_dim", "Embedding", example="Embedding(10000, 64)")
+    dtype = float_dtype(dtype, "Embedding")
+    table: Array = as_generator(rng).standard_normal((num_embeddings, embedding_dim))
+    return table.astype(dtype)

@@ -3,10 +3,13 @@ function, so that a wrong value fails before any work with a message that says w
 expected, what came and how to fix it.
 
 - numbers and counts: `check_number` (a finite real in a range), `check_int` (an int >= low);
-- switches and seeds: `check_flag`, `check_rng`; dtypes: `float_dtype`;
+- switches, choices and seeds: `check_flag`, `check_choice`, `check_rng`; dtypes:
+  `float_dtype`;
 - arrays: `as_real_array`, `check_nonempty_batch`; classification targets: `check_targets`,
   `check_class_labels`;
-- layer options that two paths share: `check_probability`, `check_batch_norm_options`.
+- layer options that two paths share: `check_probability`, `check_batch_norm_options`,
+  `as_normalized_shape` and `check_normalized_input` (layer normalisation), `as_indices`
+  (an embedding's input).
 """
 
 from __future__ import annotations
@@ -312,5 +315,71 @@ def real_numbers(data: ArrayLike) -> Array:
         raise TypeError(
             f"a Tensor holds real numbers, but got dtype {array.dtype}. Convert the data first, "
             "e.g. np.asarray(data, dtype=np.float32)."
+        )
+    return array
+
+
+def check_choice(value: Any, name: str, where: str, choices: tuple[str, ...]) -> None:
+    """Refuse an option that is not one of the strings ``choices`` (a TypeError for a
+    non-string, a ValueError for another string)."""
+    listed = " or ".join(repr(choice) for choice in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: {name} must be {listed}, got {type(value).__name__} {value!r}")
+    if value not in choices:
+        raise ValueError(f"{where}: {name} must be {listed}, got {value!r}")
+
+
+def as_normalized_shape(value: Any, where: str) -> tuple[int, ...]:
+    """A layer normalisation's ``normalized_shape`` as a tuple of sizes: an int ``n`` is
+    ``(n,)``; a tuple or list must hold ints >= 1, at least one (a TypeError or a
+    ValueError otherwise)."""
+    sizes = (value,) if isinstance(value, (int, np.integer)) else value
+    if not isinstance(sizes, (tuple, list)):
+        raise TypeError(
+            f"{where}: normalized_shape must be an int or a tuple of ints (the trailing "
+            f"dimensions to normalize), got {type(value).__name__} {value!r}"
+        )
+    if not sizes:
+        raise ValueError(f"{where}: normalized_shape must name at least one dimension, got ()")
+    for size in sizes:
+        check_int(size, "each size of normalized_shape", where, example="normalized_shape=(64,)")
+    return tuple(int(size) for size in sizes)
+
+
+def check_normalized_input(
+    shape: tuple[int, ...], normalized_shape: tuple[int, ...], where: str
+) -> None:
+    """Refuse an input to layer normalisation whose last dimensions are not
+    ``normalized_shape`` (a ValueError, with PyTorch's shape notation)."""
+    k = len(normalized_shape)
+    if len(shape) < k or tuple(shape[len(shape) - k :]) != normalized_shape:
+        sizes = ", ".join(str(n) for n in normalized_shape)
+        raise ValueError(
+            f"{where} expected input of shape (*, {sizes}), normalized over its last {k} "
+            f"dimension(s) (normalized_shape={normalized_shape}), but got {tuple(shape)}."
+        )
+
+
+def as_indices(indices: Any, num_embeddings: int, where: str) -> Array:
+    """Embedding indices as an integer array, each in [0, num_embeddings).
+
+    Raises
+    ------
+    TypeError
+        They are not integers (floats, booleans, strings, ...).
+    IndexError
+        One is negative or >= ``num_embeddings`` (the first few are shown), as PyTorch.
+    """
+    array = np.asarray(indices)
+    if array.dtype.kind not in "iu":
+        raise TypeError(
+            f"{where} takes integer indices (an integer array of any shape), got dtype "
+            f"{array.dtype}. Convert them, e.g. indices.astype(np.int64)."
+        )
+    if array.size and (array.min() < 0 or array.max() >= num_embeddings):
+        bad = array[(array < 0) | (array >= num_embeddings)]
+        raise IndexError(
+            f"{where}: indices must lie in [0, {num_embeddings}) for {num_embeddings} "
+            f"embeddings, got {bad[:5].tolist()} (negative indices do not count from the end)."
         )
     return array

@@ -3,7 +3,8 @@ hand, one file per family, each opening with its maths.
 
 - `layer`: the contract (`Layer`: ``forward``, ``backward``, ``backward_params``) and
   `Sequential`;
-- `linear`, `activation`, `conv`, `pooling`, `normalization`, `dropout`: the layers;
+- `linear`, `activation`, `conv`, `pooling`, `normalization`, `dropout`, `attention`,
+  `embedding`, `recurrent`: the layers;
 - `loss`: `MSELoss` and `CrossEntropyLoss`, the start of every backward pass;
 - `models`: `TwoLayerMLP`, `MLP` and `LeNet5`;
 - `layer_check`: `check_layer`, a backward pass against numerical gradients.
@@ -12,28 +13,47 @@ They stand on `deeplearning.core` alone; the engine (`deeplearning.autograd`) bu
 modules, with the same parameter names, from operations on tensors.
 """
 
-from .activation import Elementwise, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (
+    GELU,
+    Elementwise,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .attention import CausalSelfAttention
 from .conv import Conv2d, Flatten
 from .dropout import Dropout
+from .embedding import Embedding
 from .layer import Layer, Sequential
 from .layer_check import check_layer
 from .linear import Linear
 from .loss import CrossEntropyLoss, MSELoss
 from .models import MLP, LeNet5, TwoLayerMLP
-from .normalization import BatchNorm1d, BatchNorm2d
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .pooling import AvgPool2d, MaxPool2d
+from .recurrent import GRU, LSTM, RNN
 
 __all__ = [
+    "GELU",
+    "GRU",
+    "LSTM",
     "MLP",
+    "RNN",
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "CausalSelfAttention",
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
     "Elementwise",
+    "Embedding",
     "Flatten",
     "Layer",
+    "LayerNorm",
     "LeNet5",
     "LeakyReLU",
     "Linear",

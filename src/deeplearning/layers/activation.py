@@ -1,5 +1,5 @@
-"""Activations on the layer path: `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`, `Softmax` and
-`LogSoftmax`, each with its local derivative.
+"""Activations on the layer path: `ReLU`, `LeakyReLU`, `GELU`, `Sigmoid`, `Tanh`, `Softmax`
+and `LogSoftmax`, each with its local derivative.
 
 An elementwise activation ``y_i = f(x_i)`` has a diagonal Jacobian, so its backward pass is a
 product, ``dL/dx = dout * f'(x)`` (`Elementwise`). Softmax mixes a row, and its backward pass
@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.kernels import leaky_relu_slope, log_softmax, sigmoid, softmax
+from ..core.kernels import (
+    GELU_APPROXIMATIONS,
+    gelu,
+    gelu_derivative,
+    leaky_relu_slope,
+    log_softmax,
+    sigmoid,
+    softmax,
+)
 from ..core.types import Array
-from ..core.validation import check_number
+from ..core.validation import check_choice, check_number
 from .layer import Layer
 
 
@@ -100,6 +108,36 @@ class LeakyReLU(Elementwise):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
+
+
+class GELU(Layer):
+    """Gaussian error linear unit (Hendrycks and Gimpel, 2016): ``y = x Φ(x)``, with ``Φ`` the
+    standard normal distribution function, ``Φ(x) = erfc(-x / sqrt(2)) / 2`` (`core.kernels`:
+    NumPy has no erf); ``dL/dx = dout * (Φ(x) + x φ(x))``, ``φ = Φ'`` the normal density.
+
+    ``approximate="tanh"``: PyTorch's approximation ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
+    x³)))`` and its derivative. Any other value is a ValueError.
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        check_choice(approximate, "approximate", "GELU", GELU_APPROXIMATIONS)
+        super().__init__()
+        self.approximate = approximate
+        self._x: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        x = self.as_input(x)
+        self._x = x
+        return gelu(x, self.approximate)
+
+    def backward(self, dout: Array) -> Array:
+        x = self._saved(self._x)
+        self._check_dout(dout, x.shape)
+        dx: Array = dout * gelu_derivative(x, self.approximate)
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
 
 class _Normalize(Layer):

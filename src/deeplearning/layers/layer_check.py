@@ -26,7 +26,8 @@ def check_layer(
     layer : Layer
         A layer (or model) built with float64 parameters whose forward is deterministic.
     x : ndarray
-        A float64 input batch.
+        A float64 input batch; or integers, indices (an `Embedding`'s input), which are no
+        numbers to differentiate: then only the parameters are checked.
     dout : ndarray, optional
         dL/d(output); random normal (from ``rng``) if not given.
     rng : int, Generator or None
@@ -35,15 +36,20 @@ def check_layer(
     Returns
     -------
     dict
-        ``{"input": error, "<parameter name>": error, ...}`` from `relative_error`.
+        ``{"input": error, "<parameter name>": error, ...}`` from `relative_error` (no
+        ``"input"`` for indices).
     """
-    x = np.array(x, dtype=np.float64)
+    indices = np.asarray(x).dtype.kind in "iu"
+    x = np.array(x, dtype=None if indices else np.float64)
     out = layer.forward(x)
     if dout is None:
         dout = np.random.default_rng(rng).standard_normal(out.shape)
-    analytic = {"input": layer.backward(dout)}
+    analytic, wrt = {}, {}
+    if indices:
+        layer.backward_params(dout)
+    else:
+        analytic["input"], wrt["input"] = layer.backward(dout), x
     analytic.update((name, param.grad.copy()) for name, param in layer.named_parameters())
-    wrt = {"input": x}
     wrt.update((name, param.data) for name, param in layer.named_parameters())
     errors = {}
     for name, array in wrt.items():

@@ -6,6 +6,7 @@
     dL/dx = dout @ Wᵀ             (N, in)
 
 A model's first layer skips the last product (`Linear.backward_params`): nobody needs dL/dx.
+With ``bias=False`` there is no ``b``: ``y = x @ W``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from numpy.typing import DTypeLike
 from ..core.init import he_normal
 from ..core.module import Parameter
 from ..core.types import RNG, Array
+from ..core.validation import check_flag
 from .layer import Layer
 
 
@@ -26,6 +28,8 @@ class Linear(Layer):
     ----------
     in_features, out_features : int
         Sizes of each input and output sample.
+    bias : bool
+        Learn the bias ``b`` (True by default); False: ``y = x @ W``, and no ``b`` at all.
     rng : int, Generator or None
         Seed or generator for the He (Kaiming) normal initialisation
         ``W ~ N(0, 2 / in_features)`` (`he_normal`); ``b = 0``. None draws from NumPy's
@@ -47,15 +51,17 @@ class Linear(Layer):
         self,
         in_features: int,
         out_features: int,
+        bias: bool = True,
         *,
         rng: RNG = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
+        check_flag(bias, "bias", "Linear")
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         self.W = Parameter(he_normal(in_features, out_features, rng, dtype))
-        self.b = Parameter(np.zeros(out_features, dtype=dtype))
+        self.b = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
         self._x: Array | None = None
 
     def forward(self, x: Array) -> Array:
@@ -68,9 +74,10 @@ class Linear(Layer):
             )
         self._x = x
         self.W.used_by(self)
-        self.b.used_by(self)
         out: Array = x @ self.W.data
-        out += self.b.data
+        if self.b is not None:
+            self.b.used_by(self)
+            out += self.b.data
         return out
 
     def backward_params(self, dout: Array) -> None:
@@ -78,7 +85,8 @@ class Linear(Layer):
         dout = np.asarray(dout, dtype=self.W.dtype)
         self._check_dout(dout, (x.shape[0], self.out_features))
         self.W.grad_written(np.matmul(x.T, dout, out=self.W.grad_out()))
-        self.b.grad_written(dout.sum(axis=0, out=self.b.grad_out()))
+        if self.b is not None:
+            self.b.grad_written(dout.sum(axis=0, out=self.b.grad_out()))
 
     def backward(self, dout: Array) -> Array:
         self.backward_params(dout)
@@ -93,7 +101,10 @@ class Linear(Layer):
     @property
     def dL_db(self) -> Array:
         """The seed's name for ``b.grad``: dL/db of the last backward pass (the same array)."""
+        if self.b is None:
+            raise AttributeError("this Linear was built with bias=False: it has no b")
         return self.b.grad
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}"
+        bias = "" if self.b is not None else ", bias=False"
+        return f"in_features={self.in_features}, out_features={self.out_features}{bias}"

@@ -1,6 +1,6 @@
-"""Batch normalisation on the layer path: `BatchNorm1d` over rows (N, C) and `BatchNorm2d`
-over images (N, C, H, W), per channel. In training mode, with the batch's mean ``μ`` and
-biased variance ``σ²`` per channel and ``g = dout * weight``::
+"""Normalisation on the layer path: `BatchNorm1d` over rows (N, C) and `BatchNorm2d` over
+images (N, C, H, W), per channel; `LayerNorm` per sample. In training mode, with the batch's
+mean ``μ`` and biased variance ``σ²`` per channel and ``g = dout * weight``::
 
     x̂ = (x - μ) / sqrt(σ² + eps)          y = weight * x̂ + bias
     dL/dx = (g - mean(g) - x̂ mean(g x̂)) / sqrt(σ² + eps)
@@ -8,13 +8,19 @@ biased variance ``σ²`` per channel and ``g = dout * weight``::
 
 In evaluation mode ``μ`` and ``σ²`` are the running statistics (`core.kernels`), constants,
 so the layer is affine. What it holds on both paths is `core.bases.BatchNormBase`'s.
+
+`LayerNorm` applies the same formulas to each sample alone: ``μ`` and ``σ²`` are the sample's
+own, over its last dimensions (``normalized_shape``, M values), the same in training and
+evaluation; the means of the backward pass are over those M values, and the parameter
+gradients sum over the leading dimensions instead. What it holds is
+`core.bases.LayerNormBase`'s.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.bases import BatchNormBase
+from ..core.bases import BatchNormBase, LayerNormBase
 from ..core.kernels import update_running_stats
 from ..core.types import Array
 from .layer import Layer
@@ -108,6 +114,60 @@ class BatchNorm2d(BatchNorm1d):
         dout = np.asarray(dout, dtype=self.weight.dtype)
         self._check_dout(dout, self._saved(self._shape))
         return _from_rows(self._normalize_backward(_to_rows(dout)), dout.shape)
+
+
+class LayerNorm(LayerNormBase, Layer):
+    """Layer normalisation (Ba et al., 2016): each sample normalized over its last dimensions
+    (``normalized_shape``) by its own mean ``mu`` and biased variance ``var``::
+
+        x_hat = (x - mu) / sqrt(var + eps)          y = weight * x_hat + bias
+
+    with no running statistics: training and evaluation compute the same. Backward, with
+    ``g = dout * weight`` (``dout`` without a weight) and the means over the normalized
+    dimensions, as `BatchNorm1d`'s over the batch::
+
+        dL/dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps)
+        dL/dweight = sum(dout * x_hat)              dL/dbias = sum(dout)
+
+    the sums over the leading dimensions (every sample). Parameters: as `LayerNormBase`
+    (PyTorch's). Shape: (*, *normalized_shape) -> the same.
+    """
+
+    _x_hat: Array | None = None  # what forward keeps for backward
+    _inv_std: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        x = self.as_input(x, self.dtype)
+        self.check_input(x.shape)
+        axes = self.normalized_axes(x.ndim)
+        mean = x.mean(axis=axes, keepdims=True)
+        inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + self.eps)
+        x_hat = (x - mean) * inv_std
+        self._x_hat, self._inv_std = x_hat, inv_std
+        y: Array = x_hat
+        if self.weight is not None:
+            self.weight.used_by(self)
+            y = y * self.weight.data
+        if self.bias is not None:
+            self.bias.used_by(self)
+            y = y + self.bias.data
+        return y
+
+    def backward(self, dout: Array) -> Array:
+        x_hat, inv_std = self._saved(self._x_hat), self._saved(self._inv_std)
+        dout = np.asarray(dout, dtype=self.dtype)
+        self._check_dout(dout, x_hat.shape)
+        axes = self.normalized_axes(dout.ndim)
+        leading = tuple(range(axes[0]))  # the samples
+        g = dout
+        if self.weight is not None:
+            self.weight.grad_written(np.sum(dout * x_hat, leading, out=self.weight.grad_out()))
+            g = dout * self.weight.data
+        if self.bias is not None:
+            self.bias.grad_written(np.sum(dout, leading, out=self.bias.grad_out()))
+        mean_g, mean_gx = g.mean(axes, keepdims=True), (g * x_hat).mean(axes, keepdims=True)
+        dx: Array = (g - mean_g - x_hat * mean_gx) * inv_std
+        return dx
 
 
 def _to_rows(x: Array) -> Array:
