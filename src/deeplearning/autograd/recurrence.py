@@ -2,19 +2,10 @@
 `deeplearning.RNN`, `LSTM` and `GRU`, with the same arguments, parameters and initial weights,
 composed of engine operations in a loop over time.
 
-A step reads the input ``x_t`` (N, I) and the previous state ``h_{t-1}`` (N, H). With
+The equations of a step (``gi_t = x_t W_ih + b_ih``, ``gh_t = h_{t-1} W_hh + b_hh``, cut into
+G gate blocks) are written once, in the layers' file, `deeplearning.layers.recurrent`.
 
-    gi_t = x_t W_ih + b_ih        gh_t = h_{t-1} W_hh + b_hh        (N, G H)
-
-cut into G blocks of H columns (``a_i`` is block i of ``gi_t + gh_t``; σ is the sigmoid)::
-
-    RNN  (G = 1)     h_t = φ(gi_t + gh_t)                φ = tanh or relu
-    LSTM (G = 4)     i = σ(a_i)  f = σ(a_f)  g = tanh(a_g)  o = σ(a_o)
-                     c_t = f c_{t-1} + i g               h_t = o tanh(c_t)
-    GRU  (G = 3)     r = σ(a_r)  z = σ(a_z)  n = tanh(gi_n + r gh_n)
-                     h_t = (1 - z) n + z h_{t-1}
-
-Here each line is operations on tensors, per step: the step's input ``x[:, t]`` (`getitem`),
+Here each equation is operations on tensors, per step: the step's input ``x[:, t]`` (`getitem`),
 `linear` for ``gi_t`` and ``gh_t``, slices for the gates, `sigmoid`, `tanh`, `relu`, products
 and sums; the outputs are `stack`-ed along time. (``gi`` is not computed for all steps at once,
 as the layers do: the backward of a slice is an array the size of what was sliced, so slicing
@@ -24,14 +15,9 @@ costs nothing when ``x`` is data, and O(T² N I) when it needs a gradient.)
 **Backward, through time**, is the engine's: the graph is a chain of T steps, and
 `backprop.topological_order` walks it with an explicit stack (no recursion), so a sequence of
 any length works. Each operation's backward applies the chain rule locally, and the sum over
-paths that `backprop` does is the sum over time of the hand-written pass (the layers' file,
-`deeplearning.layers.recurrent`, writes it out)::
-
-    dW_ih = Σ_t x_tᵀ da_t      db_ih = Σ da      dW_hh = Σ_t h_{t-1}ᵀ dg_t      db_hh = Σ dg
-    dx_t = da_t W_ihᵀ          dh_{t-1} = dg_t W_hhᵀ (+ the GRU's dh_t z)
-
-with ``da`` and ``dg`` the gradients of ``gi_t`` and ``gh_t``. The graph is recorded again by
-``create_graph=True``, so second derivatives come too.
+paths that `backprop` does is the sum over time that the layers' hand-written pass writes
+out (`deeplearning.layers.recurrent`). The graph is recorded again by ``create_graph=True``, so
+second derivatives come too.
 """
 
 from __future__ import annotations
