@@ -543,3 +543,14 @@ def test_right_shapes_pass_the_checks() -> None:
         F.batch_norm(X, ZEROS3.copy(), ONES3.copy(), ONES3, ZEROS3, training=True).shape == X.shape
     )
     assert F.batch_norm(Tensor(X), None, None, Tensor(ONES3), Tensor(ZEROS3), True).shape == X.shape
+
+
+@pytest.mark.parametrize(
+    ("budget", "error"), [(0, ValueError), (-5, ValueError), ("a", TypeError), (2.5, TypeError)]
+)
+def test_a_memory_budget_that_is_not_a_positive_int_is_refused(
+    budget: object, error: type[Exception], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(windows, "MEMORY_BUDGET", budget)
+    with pytest.raises(error, match=r"deeplearning\.core\.windows: MEMORY_BUDGET must be an int"):
+        dl.Conv2d(1, 2, 3, rng=0).forward(np.ones((1, 1, 8, 8)))

@@ -1,5 +1,6 @@
 """Whether operations record the graph (`grad_mode`, `no_grad`), per thread, and the count of
-backward passes that tells an optimizer which gradients are current (`passes`)."""
+backward passes (`passes`), which tells an optimizer whether a gradient is newer than the one
+its last step applied."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def is_grad_enabled() -> bool:
 
 
 class _Passes:
-    """The backward passes so far, counted, so that a step applies the current gradients."""
+    """The backward passes so far, counted, so that a step applies each gradient once."""
 
     number = 0
     """The pass that gradients are written in now."""

@@ -7,7 +7,7 @@ expected, what came and how to fix it.
   `float_dtype`;
 - arrays: `as_real_array`, `check_nonempty_batch`; classification targets: `check_targets`,
   `check_class_labels`;
-- layer options that two paths share: `check_probability`, `check_batch_norm_options`,
+- layer options that two paths share: `check_dropout_probability`, `check_batch_norm_options`,
   `as_normalized_shape` and `check_normalized_input` (layer normalisation), `as_indices`
   (an embedding's input).
 """

@@ -38,6 +38,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .types import Array
+from .validation import check_int
 
 Pair = tuple[int, int]
 
@@ -130,7 +131,7 @@ def conv_blocks(n: int, oh: int, row_bytes: int, who: str) -> list[tuple[slice, 
     MemoryError
         If a single output row does not fit: the message gives the bytes it needs.
     """
-    budget = MEMORY_BUDGET
+    budget = memory_budget()
     if n * oh * row_bytes <= budget:
         return [(slice(0, n), slice(0, oh))]
     if row_bytes > budget:
@@ -154,9 +155,15 @@ def _bytes(nbytes: int) -> str:
     return f"{nbytes / 2**20:,.1f} MiB" if nbytes >= 2**20 else f"{nbytes:,} bytes"
 
 
+def memory_budget() -> int:
+    """`MEMORY_BUDGET`, read now, refused unless it is an int >= 1 (bytes)."""
+    check_int(MEMORY_BUDGET, "MEMORY_BUDGET", "deeplearning.core.windows", example="2**28")
+    return MEMORY_BUDGET
+
+
 def within_budget(nbytes: int) -> bool:
     """Whether ``nbytes`` fit in `MEMORY_BUDGET`."""
-    return nbytes <= MEMORY_BUDGET
+    return nbytes <= memory_budget()
 
 
 def _padded(x: Array, padding: Pair, fill: float = 0.0) -> Array:

@@ -87,7 +87,7 @@ class Adam(Optimizer):
         beta1, beta2 = self.betas
         t = self.steps + 1
         correction1, correction2 = 1 - beta1**t, 1 - beta2**t
-        for i, param in self.current():
+        for i, param in self.to_apply():
             grad = param.grad
             if self.weight_decay and self.decoupled:
                 param.data *= 1 - self.lr * self.weight_decay

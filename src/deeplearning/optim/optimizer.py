@@ -115,10 +115,10 @@ class Optimizer:
         return cast("list[Parameter]", checked)
 
     def step(self) -> None:
-        """Update each parameter once from its gradient (those of `current`)."""
+        """Update each parameter once from its gradient (those of `to_apply`)."""
         raise NotImplementedError
 
-    def current(self) -> Iterator[tuple[int, Parameter]]:
+    def to_apply(self) -> Iterator[tuple[int, Parameter]]:
         """``(index, parameter)`` for each parameter whose gradient a step applies (those of
         `unapplied_gradients`: each gradient once). After the step's body has updated one,
         it is marked (`Parameter.applied`): a retained graph that saved its old value now

@@ -81,7 +81,7 @@ class RMSprop(Optimizer):
         self.momentum, self.centered = momentum, centered
 
     def step(self) -> None:
-        for i, param in self.current():
+        for i, param in self.to_apply():
             grad = param.grad
             if self.weight_decay:
                 grad = grad + self.weight_decay * param.data

@@ -73,7 +73,7 @@ class SGD(Optimizer):
         self.nesterov = nesterov
 
     def step(self) -> None:
-        for i, param in self.current():
+        for i, param in self.to_apply():
             grad = param.grad
             if self.weight_decay:
                 grad = grad + self.weight_decay * param.data
