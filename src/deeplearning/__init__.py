@@ -14,6 +14,7 @@ from .core.kernels import log_softmax, softmax
 from .core.module import Module, Parameter
 from .layers import (
     GELU,
+    GPT,
     GRU,
     LSTM,
     MLP,
@@ -51,6 +52,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GELU",
+    "GPT",
     "GRU",
     "LSTM",
     "MLP",

@@ -14,8 +14,8 @@ differentiation of the recorded graph (`backward`, `grad`), to any order.
 Where things are: `core.tensor` (Tensor, Function, no_grad, shared with the layers'
 parameters); the operations, each with its backward, in `shapes`, `arithmetic`, `elementwise`,
 `reductions`, `log_likelihood` and `convolution` (`ops`: how they are applied); `backprop`
-(topological order, backward, grad); `functional`, `nn`, `graph` (Graphviz pictures) and
-`gradcheck` (numerical checks of first and second order).
+(topological order, backward, grad); `functional`, `nn` (with nanoGPT's GPT, in `transformer`),
+`graph` (Graphviz pictures) and `gradcheck` (numerical checks of first and second order).
 """
 
 from ..core.function import Function

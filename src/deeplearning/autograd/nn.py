@@ -42,6 +42,7 @@ from .recurrence import GRU, LSTM, RNN
 
 __all__ = [
     "GELU",
+    "GPT",
     "GRU",
     "LSTM",
     "MLP",
@@ -352,3 +353,6 @@ class MSELoss(Module):
 
     def forward(self, prediction: Tensor, target: Operand) -> Tensor:
         return F.mse_loss(prediction, target)
+
+
+from .transformer import GPT  # noqa: E402  (the GPT is built of the modules above)

@@ -1,6 +1,7 @@
 """Array kernels shared by both paths (the layers and the autograd engine), so that each
 numerically delicate formula is written once: stable `log_softmax`, `softmax` and `sigmoid`,
-Leaky ReLU's slope, dropout masks and BatchNorm's running statistics; the error function
+Leaky ReLU's slope, dropout masks, BatchNorm's running statistics and `layer_norm`'s
+normalisation; the error function
 (`erf`, `erfc`, which NumPy lacks), the normal distribution's `normal_cdf` and `normal_pdf`,
 GELU and its derivative; and `scatter_add_rows`, an embedding's backward pass."""
 
@@ -65,6 +66,16 @@ def leaky_relu_slope(x: Array, negative_slope: float) -> Array:
     """Leaky ReLU's derivative ``1 if x > 0 else negative_slope``, in ``x``'s dtype;
     ``leaky_relu(x) = x * slope``."""
     return np.where(x > 0, 1, negative_slope).astype(x.dtype)
+
+
+def layer_norm(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array]:
+    """Each sample of ``x`` normalized over ``axes`` by its own mean and biased variance:
+    ``x_hat = (x - mean) / sqrt(var + eps)``; returns ``x_hat`` and ``1 / sqrt(var + eps)``
+    (the latter with ``axes`` kept, of size 1, for the backward pass)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    inv_std: Array = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    x_hat: Array = (x - mean) * inv_std
+    return x_hat, inv_std
 
 
 def dropout_mask(

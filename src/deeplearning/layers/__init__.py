@@ -5,6 +5,7 @@ hand, one file per family, each opening with its maths.
   `Sequential`;
 - `linear`, `activation`, `conv`, `pooling`, `normalization`, `dropout`, `attention`,
   `embedding`, `recurrent`: the layers;
+- `gpt`: nanoGPT's `GPT`, the whole transformer's backward pass by hand;
 - `loss`: `MSELoss` and `CrossEntropyLoss`, the start of every backward pass;
 - `models`: `TwoLayerMLP`, `MLP` and `LeNet5`;
 - `layer_check`: `check_layer`, a backward pass against numerical gradients.
@@ -27,6 +28,7 @@ from .attention import CausalSelfAttention
 from .conv import Conv2d, Flatten
 from .dropout import Dropout
 from .embedding import Embedding
+from .gpt import GPT
 from .layer import Layer, Sequential
 from .layer_check import check_layer
 from .linear import Linear
@@ -38,6 +40,7 @@ from .recurrent import GRU, LSTM, RNN
 
 __all__ = [
     "GELU",
+    "GPT",
     "GRU",
     "LSTM",
     "MLP",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.bases import BatchNormBase, LayerNormBase
-from ..core.kernels import update_running_stats
+from ..core.kernels import layer_norm, update_running_stats
 from ..core.types import Array
 from .layer import Layer
 
@@ -139,10 +139,7 @@ class LayerNorm(LayerNormBase, Layer):
     def forward(self, x: Array) -> Array:
         x = self.as_input(x, self.dtype)
         self.check_input(x.shape)
-        axes = self.normalized_axes(x.ndim)
-        mean = x.mean(axis=axes, keepdims=True)
-        inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + self.eps)
-        x_hat = (x - mean) * inv_std
+        x_hat, inv_std = layer_norm(x, self.normalized_axes(x.ndim), self.eps)
         self._x_hat, self._inv_std = x_hat, inv_std
         y: Array = x_hat
         if self.weight is not None:
