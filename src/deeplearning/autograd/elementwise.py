@@ -224,16 +224,21 @@ class GELUFn(Function):
     t) / 2`` for ``t = tanh(c (x + k x³))``, ``c = sqrt(2/pi)``, ``k = 0.044715``, and ``gx =
     gy ((1 + t) / 2 + x (1 - t²) c (1 + 3 k x²) / 2)``, x clipped to ±100 inside t and the
     polynomial as `core.kernels.gelu_tanh_inner` clips it. The backward pass is made of
-    operations (`normal_cdf`, `exp`, `tanh`, `clip`), so it differentiates again."""
+    operations (`normal_cdf`, `exp`, `tanh`, `clip`), so it differentiates again; a pass that
+    records no graph computes it on arrays, with the forward's ``Φ(x)``."""
 
     def __init__(self, approximate: str) -> None:
         self.approximate = approximate
+        self.cdf: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        return kernels.gelu(x, self.approximate)
+        y, self.cdf = kernels.gelu_and_cdf(x, self.approximate)
+        return y
 
     def backward(self, gy: Grad) -> tuple[Grad, ...]:
         x = self.args()[0]
+        if isinstance(x, np.ndarray):  # no graph recorded: arrays, and the forward's Φ(x)
+            return (gy * kernels.gelu_derivative(x, self.approximate, self.cdf),)
         if self.approximate == "none":
             return (gy * (normal_cdf(x) + x * _normal_pdf(x)),)
         scale, cubic, bound = (

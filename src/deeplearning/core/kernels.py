@@ -244,25 +244,32 @@ def gelu(x: Array, approximate: str = "none") -> Array:
     """GELU, ``x Φ(x)`` (Hendrycks and Gimpel, 2016), or with ``approximate="tanh"`` PyTorch's
     ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))``; in ``x``'s dtype. At x = -inf both
     are NaN (-inf · 0), as PyTorch's."""
+    return gelu_and_cdf(x, approximate)[0]
+
+
+def gelu_and_cdf(x: Array, approximate: str = "none") -> tuple[Array, Array | None]:
+    """`gelu` and, for the exact form, the ``Φ(x)`` it computed (None for the tanh form), which
+    `gelu_derivative` reuses instead of computing it again (the costly part)."""
     with np.errstate(invalid="ignore"):
         if approximate == "tanh":
             y: Array = x * 0.5 * (1 + gelu_tanh_inner(x)[1])
-            return y
-        y = x * normal_cdf(x)
-    return y
+            return y, None
+        cdf = normal_cdf(x)
+        y = x * cdf
+    return y, cdf
 
 
-def gelu_derivative(x: Array, approximate: str = "none") -> Array:
-    """``d gelu / dx``: ``Φ(x) + x φ(x)``, or for the tanh form, with ``t`` the tanh,
-    ``0.5 (1 + t) + 0.5 x (1 - t²) sqrt(2/pi) (1 + 3 · 0.044715 x²)`` (as PyTorch's). At
-    x = ±inf both are NaN (inf · 0), as PyTorch's."""
+def gelu_derivative(x: Array, approximate: str = "none", cdf: Array | None = None) -> Array:
+    """``d gelu / dx``: ``Φ(x) + x φ(x)`` (``cdf``: ``Φ(x)`` if the forward pass kept it), or
+    for the tanh form, with ``t`` the tanh, ``0.5 (1 + t) + 0.5 x (1 - t²) sqrt(2/pi)
+    (1 + 3 · 0.044715 x²)`` (as PyTorch's). At x = ±inf both are NaN (inf · 0), as PyTorch's."""
     with np.errstate(invalid="ignore", under="ignore"):
         if approximate == "tanh":
             bounded, t = gelu_tanh_inner(x)
             slope = (1 - t * t) * GELU_TANH_SCALE * (1 + bounded * bounded * (3 * GELU_TANH_CUBIC))
             derivative: Array = (1 + t) * 0.5 + x * 0.5 * slope
             return derivative
-        derivative = normal_cdf(x) + x * normal_pdf(x)
+        derivative = (normal_cdf(x) if cdf is None else cdf) + x * normal_pdf(x)
     return derivative
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core.kernels import (
     GELU_APPROXIMATIONS,
-    gelu,
+    gelu_and_cdf,
     gelu_derivative,
     leaky_relu_slope,
     log_softmax,
@@ -124,16 +124,18 @@ class GELU(Layer):
         super().__init__()
         self.approximate = approximate
         self._x: Array | None = None
+        self._cdf: Array | None = None  # Φ(x) of the exact form, for backward
 
     def forward(self, x: Array) -> Array:
         x = self.as_input(x)
+        y, self._cdf = gelu_and_cdf(x, self.approximate)
         self._x = x
-        return gelu(x, self.approximate)
+        return y
 
     def backward(self, dout: Array) -> Array:
         x = self._saved(self._x)
         self._check_dout(dout, x.shape)
-        dx: Array = dout * gelu_derivative(x, self.approximate)
+        dx: Array = dout * gelu_derivative(x, self.approximate, self._cdf)
         return dx
 
     def extra_repr(self) -> str:
