@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import deeplearning as dl
 from deeplearning.autograd import functional as F
@@ -200,6 +202,50 @@ def test_logits_loss_and_every_gradient_equal_nanogpts(path: str, bias: bool) ->
         key, transposed = _torch_name(name)
         grad = own[key].grad.numpy()
         np.testing.assert_allclose(param.grad, grad.T if transposed else grad, rtol=1e-9,
+                                   atol=1e-12, err_msg=name)  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sizes=st.tuples(
+        st.integers(1, 2),
+        st.integers(1, 3),
+        st.integers(1, 4),
+        st.integers(2, 9),
+        st.integers(1, 6),
+    ),
+    batch=st.integers(1, 3),
+    bias=st.booleans(),
+    path=st.sampled_from(sorted(PATHS)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_shape_equals_nanogpt(
+    sizes: tuple[int, ...], batch: int, bias: bool, path: str, seed: int
+) -> None:
+    torch = pytest.importorskip("torch")
+    n_layer, n_head, head_size, vocab, block = sizes
+    config = {"vocab_size": vocab, "block_size": block, "n_layer": n_layer, "n_head": n_head,
+              "n_embd": n_head * head_size}  # fmt: skip
+    model = PATHS[path](**config, bias=bias, rng=seed, dtype=np.float64)
+    for name, param in model.named_parameters():  # LayerNorms away from ones and zeros too
+        if ".ln_" in name:
+            param.data[...] = np.random.default_rng(seed).normal(1, 0.5, param.shape)
+    reference = _nanogpt(torch, config, bias)
+    _to_torch(model, reference, torch)
+    t = 1 + seed % block
+    idx, targets = _batch(seed, b=batch, t=t, vocab=vocab)
+    loss = _loss_and_grads(model, idx, targets)
+    logits = reference(torch.from_numpy(idx))
+    expected = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, vocab), torch.from_numpy(targets).reshape(-1)
+    )
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-10)
+    own = dict(reference.named_parameters())
+    for name, param in model.named_parameters():
+        key, transposed = _torch_name(name)
+        grad = own[key].grad.numpy()
+        np.testing.assert_allclose(param.grad, grad.T if transposed else grad, rtol=1e-8,
                                    atol=1e-12, err_msg=name)  # fmt: skip
 
 

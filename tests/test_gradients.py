@@ -16,6 +16,7 @@ import pytest
 
 from deeplearning import (
     GELU,
+    GPT,
     GRU,
     LSTM,
     MLP,
@@ -395,6 +396,14 @@ def _affine(layer: LayerNorm) -> LayerNorm:
     return layer
 
 
+def _affine_norms(model: GPT) -> GPT:
+    """``model`` with every LayerNorm's weight and bias away from ones and zeros."""
+    for name, param in model.named_parameters():
+        if ".ln_" in name:
+            param.data[...] = _data(*param.shape, seed=len(name))
+    return model
+
+
 EMBEDDED = np.array([[0, 2, 2, 5], [3, 0, 0, 0]])
 """Indices into a table of 6 rows: 0 four times, 2 twice; rows 1 and 4 unused."""
 CASES += [
@@ -413,6 +422,12 @@ CASES += [
     Case(
         "LayerNorm layer (no weight or bias)",
         _layer(lambda: LayerNorm(5, elementwise_affine=False, dtype=np.float64), 4, 5),
+    ),
+    Case(
+        "GPT (2 blocks of 2 heads, tied head, biases)",
+        _layer(
+            lambda: _affine_norms(GPT(6, 4, 2, 2, 4, rng=0, dtype=np.float64)), 2, 4, data=_indices
+        ),
     ),
     Case("GELU layer", _layer(GELU, 5, 6)),
     Case("GELU layer (tanh approximation)", _layer(lambda: GELU("tanh"), 5, 6)),
