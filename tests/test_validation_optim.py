@@ -106,7 +106,7 @@ PARAMS_CASES: list[Case] = [
     ("a set", lambda: SGD(set(params())), TypeError,
      r"params must be an ordered iterable of Parameters, got a set, whose order changes"),
     ("a dict (param groups)", lambda: SGD({"params": params()}), TypeError,
-     r"got a dict \(parameter groups are not supported\)"),
+     r"got a dict \(parameter groups go in a list"),
     ("not iterable", lambda: SGD(5), TypeError,
      r"params must be an ordered iterable of Parameters, got int 5"),
     ("not a Parameter", lambda: SGD([*params(), np.zeros(3)]), TypeError,

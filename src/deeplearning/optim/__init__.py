@@ -1,7 +1,7 @@
 """Optimizers and learning-rate schedules, as ``torch.optim``: `SGD`, `RMSprop`, `Adam` and
 `AdamW` over the parameters of a model of either path (one file each, opening with its update;
-their base `Optimizer` in `optimizer`), `clip_grad_norm` (`clip`), and the schedules of
-`lr_scheduler`."""
+their base `Optimizer` in `optimizer`), in parameter groups as PyTorch's (`groups`),
+`clip_grad_norm` (`clip`), and the schedules of `lr_scheduler`."""
 
 from .adam import Adam, AdamW
 from .clip import clip_grad_norm

@@ -20,17 +20,20 @@ The update, as PyTorch's documentation gives it, for each parameter θ at steps 
 m, v and v_max are the state saved as ``"exp_avg"``, ``"exp_avg_sq"`` and
 ``"max_exp_avg_sq"``. AdamW (Loshchilov and Hutter) shrinks the weights directly because
 Adam's division by √v̂ would weaken a penalty added to the gradient.
+Each step reads these options from each parameter's group (`groups`: parameter groups, as
+PyTorch's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..core.module import Parameter
 from ..core.validation import check_flag, check_number
-from .optimizer import Optimizer
+from .groups import ParamsOrGroups
+from .optimizer import GroupOption, Optimizer
 
 
 class Adam(Optimizer):
@@ -40,7 +43,8 @@ class Adam(Optimizer):
     Parameters
     ----------
     params, lr
-        As `Optimizer`: distinct Parameters, and a finite ``lr >= 0``.
+        As `Optimizer`: distinct Parameters, or parameter groups whose options replace these
+        (each group checked as they are), and a finite ``lr >= 0``.
     betas : (float, float)
         ``(beta1, beta2)``, each in [0, 1) (1 would never update the average, and divide by
         ``1 - beta**t = 0``).
@@ -57,7 +61,8 @@ class Adam(Optimizer):
     TypeError
         An argument of the wrong type (a string, a bool for a number, betas not a pair, ...).
     ValueError
-        A value out of its range, NaN or infinite; no parameters, or one given twice.
+        A value out of its range, NaN or infinite; no parameters, or one given twice; a group
+        that is empty, has no ``"params"`` or names another option.
     """
 
     decoupled = False
@@ -67,49 +72,60 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Parameter],
+        params: ParamsOrGroups,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
-        where = type(self).__name__
-        _check_betas(betas, where)
-        check_number(eps, "eps", where, low=0, low_open=True, example="eps=1e-8",
+        super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)  # fmt: skip
+
+    betas = GroupOption()
+    eps = GroupOption()
+    weight_decay = GroupOption()
+    amsgrad = GroupOption()
+
+    @classmethod
+    def _check_options(cls, options: Mapping[str, Any], where: str) -> None:
+        _check_betas(options["betas"], where)
+        check_number(options["eps"], "eps", where, low=0, low_open=True, example="eps=1e-8",
                      why=" (eps = 0 divides 0 by 0 where a gradient is 0)")  # fmt: skip
-        check_number(weight_decay, "weight_decay", where, low=0, example="weight_decay=1e-2")
-        check_flag(amsgrad, "amsgrad", where)
-        super().__init__(params, lr)
-        self.betas, self.eps, self.weight_decay, self.amsgrad = betas, eps, weight_decay, amsgrad
+        check_number(options["weight_decay"], "weight_decay", where, low=0,
+                     example="weight_decay=1e-2")  # fmt: skip
+        check_flag(options["amsgrad"], "amsgrad", where)
+        super()._check_options(options, where)
 
     def step(self) -> None:
-        beta1, beta2 = self.betas
         t = self.steps + 1
-        correction1, correction2 = 1 - beta1**t, 1 - beta2**t
-        for i, param in self.to_apply():
-            grad = param.grad
-            if self.weight_decay and self.decoupled:
-                param.data *= 1 - self.lr * self.weight_decay
-            elif self.weight_decay:
-                grad = grad + self.weight_decay * param.data
-            work, update = self._scratch(i)  # in place: no array is allocated per step
-            exp_avg = self._buffer("exp_avg", i, param.data)
-            exp_avg *= beta1
-            exp_avg += np.multiply(grad, 1 - beta1, out=work)  # m = b1 m + (1 - b1) g
-            exp_avg_sq = self._buffer("exp_avg_sq", i, param.data)
-            exp_avg_sq *= beta2
-            np.multiply(grad, 1 - beta2, out=work)
-            exp_avg_sq += np.multiply(work, grad, out=work)  # v = b2 v + (1 - b2) g g
-            if self.amsgrad:
-                second = self._buffer("max_exp_avg_sq", i, param.data)
-                np.maximum(second, exp_avg_sq, out=second)
-            else:
-                second = exp_avg_sq
-            denom = np.sqrt(np.divide(second, correction2, out=work), out=work)
-            denom += self.eps  # sqrt(v / (1 - b2^t)) + eps
-            np.multiply(exp_avg, self.lr / correction1, out=update)
-            param.data -= np.divide(update, denom, out=update)
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+            correction1, correction2 = 1 - beta1**t, 1 - beta2**t
+            for i, param in self.to_apply(group):
+                grad = param.grad
+                if weight_decay and self.decoupled:
+                    param.data *= 1 - lr * weight_decay
+                elif weight_decay:
+                    grad = grad + weight_decay * param.data
+                work, update = self._scratch(i)  # in place: no array is allocated per step
+                exp_avg = self._buffer("exp_avg", i, param.data)
+                exp_avg *= beta1
+                exp_avg += np.multiply(grad, 1 - beta1, out=work)  # m = b1 m + (1 - b1) g
+                exp_avg_sq = self._buffer("exp_avg_sq", i, param.data)
+                exp_avg_sq *= beta2
+                np.multiply(grad, 1 - beta2, out=work)
+                exp_avg_sq += np.multiply(work, grad, out=work)  # v = b2 v + (1 - b2) g g
+                if amsgrad:
+                    second = self._buffer("max_exp_avg_sq", i, param.data)
+                    np.maximum(second, exp_avg_sq, out=second)
+                else:
+                    second = exp_avg_sq
+                denom = np.sqrt(np.divide(second, correction2, out=work), out=work)
+                denom += eps  # sqrt(v / (1 - b2^t)) + eps
+                np.multiply(exp_avg, lr / correction1, out=update)
+                param.data -= np.divide(update, denom, out=update)
         self.steps = t
 
 
@@ -125,7 +141,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params: Iterable[Parameter],
+        params: ParamsOrGroups,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,

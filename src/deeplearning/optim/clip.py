@@ -12,7 +12,8 @@ would take.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import cast
 
 import numpy as np
 
@@ -30,7 +31,8 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     Parameters
     ----------
     params : iterable of Parameter
-        Whose gradients to clip: those no step has applied yet (`unapplied_gradients`).
+        Whose gradients to clip: those no step has applied yet (`unapplied_gradients`). With
+        parameter groups, ``optimizer.params`` (every group's: one norm over them all).
     max_norm : float
         The largest norm allowed, a finite number > 0 (0 would zero every gradient).
 
@@ -42,8 +44,9 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     Raises
     ------
     TypeError, ValueError
-        ``max_norm`` is not a number, or not finite and > 0 (checked before any gradient
-        changes).
+        ``max_norm`` is not a number, or not finite and > 0; ``params`` is a single
+        Parameter or holds something else (a parameter group, ...): all checked before any
+        gradient changes.
     """
     check_number(max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True,
                  example="max_norm=1.0", why=" (0 would zero every gradient)")  # fmt: skip
@@ -52,8 +55,16 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
             "clip_grad_norm takes an iterable of Parameters (e.g. model.parameters()), got a "
             "single Parameter: pass [param]"
         )
-    given = list(params)
-    grads = [given[i].grad for i in unapplied_gradients(given)]
+    given: list[object] = list(params)  # what came, whatever it is
+    for i, param in enumerate(given):
+        if not isinstance(param, Parameter):
+            group = " (a parameter group)" if isinstance(param, Mapping) else ""
+            raise TypeError(
+                f"clip_grad_norm: params[{i}] is {type(param).__name__}{group}, not a Parameter; "
+                "pass model.parameters(), or optimizer.params (every group's parameters)"
+            )
+    checked = cast("list[Parameter]", given)
+    grads = [checked[i].grad for i in unapplied_gradients(checked)]
     total = float(np.sqrt(sum(float(np.sum(grad.astype(np.float64) ** 2)) for grad in grads)))
     scale = max_norm / (total + 1e-6)
     if scale < 1:

@@ -10,7 +10,13 @@ calls of ``scheduler.step()`` with the same arguments::
     warm_cos = SequentialLR([LinearLR(0.1, start_factor=0.1, total_iters=5),
                              CosineAnnealingLR(0.1, T_max=95)], milestones=[5])
 
-`LRScheduler` applies a schedule to an optimizer, step by step, as PyTorch's schedulers do.
+`LRScheduler` applies a schedule to an optimizer, step by step, as PyTorch's schedulers do,
+setting the rate of every parameter group: the schedule gives group 0's, and each other group
+follows it rescaled to its own initial rate (for ``base_lr`` group 0's rate, PyTorch's rates
+from each group's ``initial_lr``)::
+
+    opt = AdamW([{"params": body}, {"params": head, "lr": 1e-2}], lr=1e-3)
+    sched = LRScheduler(opt, CosineAnnealingLR(1e-3, T_max=100))   # head: 1e-2 down to 0
 
 Every schedule checks its arguments when it is built, as PyTorch's do, and more: ``base_lr``
 and ``eta_min`` must be finite numbers >= 0, ``gamma`` a finite number >= 0, factors in their
@@ -23,6 +29,7 @@ number >= 0 before setting it.
 from __future__ import annotations
 
 import bisect
+import copy
 import math
 import numbers
 from collections.abc import Sequence
@@ -35,7 +42,7 @@ from .optimizer import Optimizer
 class Schedule(Protocol):
     """Anything that maps a step number ``t >= 0`` to a learning rate."""
 
-    def __call__(self, t: int) -> float: ...
+    def __call__(self, t: int, /) -> float: ...
 
 
 def _check_base_lr(base_lr: float, where: str) -> None:
@@ -208,15 +215,25 @@ class SequentialLR:
 
 
 class LRScheduler:
-    """Drives an optimizer's learning rate by a schedule, one step at a time.
+    """Drives an optimizer's learning rates by a schedule, one step at a time.
 
-    On construction ``optimizer.lr = schedule(last_step)``; each `step`, called after
-    ``optimizer.step()``, advances ``t`` and sets ``optimizer.lr = schedule(t)``.
+    On construction each group's ``lr`` is set to its rate at ``last_step``; each `step`,
+    called after ``optimizer.step()``, advances ``t`` and sets each group's ``lr`` to its rate
+    at ``t``. The schedule gives group 0's rate (the only group's, with one); every group keeps
+    its ``initial_lr`` (its ``lr`` when first driven, kept by `Optimizer.state_dict` so a resumed
+    run continues exactly) and follows the schedule rescaled to it, as PyTorch's schedulers
+    do: a group whose initial rate is ``k`` times group 0's follows the schedule with its
+    ``base_lr`` times ``k`` (``CosineAnnealingLR``'s ``eta_min`` kept, as PyTorch), and a
+    schedule of your own times ``k``. With ``base_lr`` group 0's ``lr``, as usual, each group
+    follows PyTorch's schedule from its own ``initial_lr``::
+
+        opt = SGD([{"params": body}, {"params": head, "lr": 0.01}], lr=0.1)
+        LRScheduler(opt, CosineAnnealingLR(0.1, T_max=100))   # body from 0.1, head from 0.01
 
     Parameters
     ----------
     optimizer : Optimizer
-        Whose ``lr`` to set.
+        Whose groups' ``lr`` to set.
     schedule : Schedule
         A callable of the step, giving finite rates >= 0.
     last_step : int
@@ -227,43 +244,92 @@ class LRScheduler:
     TypeError
         An argument of the wrong type.
     ValueError
-        ``last_step < 0``, or the schedule gives a rate that is NaN, infinite or negative
-        (here or at a `step`; the optimizer's ``lr`` is then left as it was).
+        ``last_step < 0``; group 0's initial rate is 0 but another's is not (no ratio to keep);
+        or the schedule gives a rate that is NaN, infinite or negative (here or at a `step`;
+        every group's ``lr`` is then left as it was).
     """
 
     def __init__(self, optimizer: Optimizer, schedule: Schedule, last_step: int = 0) -> None:
         _check_driven(optimizer, schedule)
         check_int(last_step, "last_step", "LRScheduler", low=0, example="last_step=optimizer.steps")
+        initial = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+        lead = initial[0]
+        for g, lr in enumerate(initial):
+            if lead == 0 and lr != 0:
+                raise ValueError(
+                    f"LRScheduler: group 0's initial lr is 0 but group {g}'s is {lr}, so the "
+                    "schedule, which gives group 0's rate, cannot be rescaled to it (each group "
+                    "keeps its ratio to group 0): put a group whose lr is > 0 first"
+                )
         self.optimizer, self.schedule, self.t = optimizer, schedule, last_step
-        optimizer.lr = self._rate(last_step)
+        self.schedules = [_for_group(schedule, lead, lr) for lr in initial]
+        rates = self._rates(last_step)
+        for group, lr, rate in zip(optimizer.param_groups, initial, rates):
+            group["initial_lr"], group["lr"] = lr, rate
 
-    def _rate(self, t: int) -> float:
+    def _rates(self, t: int) -> list[float]:
+        """Each group's rate at step ``t``, refused unless each is a finite number >= 0."""
+        return [self._rate(schedule, t, g) for g, schedule in enumerate(self.schedules)]
+
+    @staticmethod
+    def _rate(schedule: Schedule, t: int, group: int) -> float:
         """``schedule(t)``, refused unless it is a finite number >= 0."""
         try:
-            lr: object = self.schedule(t)
+            lr: object = schedule(t)
         except OverflowError:  # such as ExponentialLR with gamma > 1, after many steps
             lr = math.inf
+        which = f" of param group {group}" if group else ""
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
             raise TypeError(
-                f"LRScheduler: the schedule gave {type(lr).__name__} {lr!r} for step {t}, but a "
-                "learning rate must be a finite number >= 0; make the schedule return a float"
+                f"LRScheduler: the schedule gave {type(lr).__name__} {lr!r} for step {t}{which}, "
+                "but a learning rate must be a finite number >= 0; make the schedule return a "
+                "float"
             )
         rate = float(lr)
         if not (math.isfinite(rate) and rate >= 0):
             raise ValueError(
-                f"LRScheduler: the schedule gave the learning rate {lr!r} for step {t}, but a "
-                "learning rate must be a finite number >= 0; check the schedule's arguments "
-                "(base_lr, gamma, factors, eta_min)"
+                f"LRScheduler: the schedule gave the learning rate {lr!r} for step {t}{which}, "
+                "but a learning rate must be a finite number >= 0; check the schedule's "
+                "arguments (base_lr, gamma, factors, eta_min)"
             )
         return rate
 
     def step(self) -> None:
-        self.optimizer.lr = self._rate(self.t + 1)
+        rates = self._rates(self.t + 1)
+        for group, rate in zip(self.optimizer.param_groups, rates):
+            group["lr"] = rate
         self.t += 1
 
     def get_last_lr(self) -> float:
-        """The learning rate set last."""
-        return self.optimizer.lr
+        """The learning rate set last: group 0's (every group's:
+        ``[group["lr"] for group in optimizer.param_groups]``)."""
+        return float(self.optimizer.lr)
+
+
+def _for_group(schedule: Schedule, lead: float, lr: float) -> Schedule:
+    """``schedule``, which gives the rate of group 0 (initial rate ``lead``), for a group whose
+    initial rate is ``lr``: itself where ``lr == lead``; else the schedules of this module with
+    ``base_lr`` times ``lr / lead`` (computed ``lr * (base_lr / lead)``, so that a ``base_lr``
+    equal to ``lead`` gives exactly ``lr``, PyTorch's base), another callable times
+    ``lr / lead``."""
+    if lr == lead:
+        return schedule
+    if isinstance(schedule, SequentialLR):
+        return SequentialLR([_for_group(s, lead, lr) for s in schedule.schedules],
+                            schedule.milestones)  # fmt: skip
+    if isinstance(schedule, (ConstantLR, StepLR, ExponentialLR, CosineAnnealingLR, LinearLR)):
+        rescaled = copy.copy(schedule)
+        rescaled.base_lr = lr * (schedule.base_lr / lead)
+        return rescaled
+    factor = lr / lead
+
+    def rescaled_own(t: int) -> float:
+        rate: object = schedule(t)  # not a number: left for LRScheduler to refuse, as it came
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+            return rate  # type: ignore[return-value]
+        return float(rate) * factor
+
+    return rescaled_own
 
 
 def _check_sequence(schedules: Sequence[Schedule], milestones: Sequence[int]) -> None:

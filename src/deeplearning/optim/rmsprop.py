@@ -19,17 +19,20 @@ start at 0)::
 
 v, g_ave and b are the state saved as ``"square_avg"``, ``"grad_avg"`` and
 ``"momentum_buffer"``.
+Each step reads these options from each parameter's group (`groups`: parameter groups, as
+PyTorch's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from ..core.module import Parameter
 from ..core.validation import check_flag, check_number
-from .optimizer import Optimizer
+from .groups import ParamsOrGroups
+from .optimizer import GroupOption, Optimizer
 
 
 class RMSprop(Optimizer):
@@ -39,7 +42,8 @@ class RMSprop(Optimizer):
     Parameters
     ----------
     params, lr
-        As `Optimizer`: distinct Parameters, and a finite ``lr >= 0``.
+        As `Optimizer`: distinct Parameters, or parameter groups whose options replace these
+        (each group checked as they are), and a finite ``lr >= 0``.
     alpha : float
         In [0, 1]: the smoothing of the running mean of ``g**2``.
     eps : float
@@ -55,14 +59,15 @@ class RMSprop(Optimizer):
     TypeError
         An argument of the wrong type (a string, a bool for a number, ...).
     ValueError
-        A value out of its range, NaN or infinite; no parameters, or one given twice.
+        A value out of its range, NaN or infinite; no parameters, or one given twice; a group
+        that is empty, has no ``"params"`` or names another option.
     """
 
     BUFFERS = frozenset({"square_avg", "grad_avg", "momentum_buffer"})
 
     def __init__(
         self,
-        params: Iterable[Parameter],
+        params: ParamsOrGroups,
         lr: float = 0.01,
         alpha: float = 0.99,
         eps: float = 1e-8,
@@ -70,36 +75,49 @@ class RMSprop(Optimizer):
         momentum: float = 0.0,
         centered: bool = False,
     ) -> None:
-        check_number(alpha, "alpha", "RMSprop", low=0, high=1, example="alpha=0.99")
-        check_number(eps, "eps", "RMSprop", low=0, low_open=True, example="eps=1e-8",
+        super().__init__(params, lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                         momentum=momentum, centered=centered)  # fmt: skip
+
+    alpha = GroupOption()
+    eps = GroupOption()
+    weight_decay = GroupOption()
+    momentum = GroupOption()
+    centered = GroupOption()
+
+    @classmethod
+    def _check_options(cls, options: Mapping[str, Any], where: str) -> None:
+        check_number(options["alpha"], "alpha", where, low=0, high=1, example="alpha=0.99")
+        check_number(options["eps"], "eps", where, low=0, low_open=True, example="eps=1e-8",
                      why=" (eps = 0 divides 0 by 0 where a gradient is 0)")  # fmt: skip
-        check_number(weight_decay, "weight_decay", "RMSprop", low=0, example="weight_decay=1e-4")
-        check_number(momentum, "momentum", "RMSprop", low=0, example="momentum=0.9")
-        check_flag(centered, "centered", "RMSprop")
-        super().__init__(params, lr)
-        self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
-        self.momentum, self.centered = momentum, centered
+        check_number(options["weight_decay"], "weight_decay", where, low=0,
+                     example="weight_decay=1e-4")  # fmt: skip
+        check_number(options["momentum"], "momentum", where, low=0, example="momentum=0.9")
+        check_flag(options["centered"], "centered", where)
+        super()._check_options(options, where)
 
     def step(self) -> None:
-        for i, param in self.to_apply():
-            grad = param.grad
-            if self.weight_decay:
-                grad = grad + self.weight_decay * param.data
-            square_avg = self._buffer("square_avg", i, param.data)
-            square_avg *= self.alpha
-            square_avg += (1 - self.alpha) * grad * grad
-            if self.centered:
-                grad_avg = self._buffer("grad_avg", i, param.data)
-                grad_avg *= self.alpha
-                grad_avg += (1 - self.alpha) * grad
-                denom = np.sqrt(square_avg - grad_avg * grad_avg) + self.eps
-            else:
-                denom = np.sqrt(square_avg) + self.eps
-            update = grad / denom
-            if self.momentum:
-                momentum_buffer = self._buffer("momentum_buffer", i, param.data)
-                momentum_buffer *= self.momentum
-                momentum_buffer += update
-                update = momentum_buffer
-            param.data -= self.lr * update
+        for group in self.param_groups:
+            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+            weight_decay, momentum = group["weight_decay"], group["momentum"]
+            for i, param in self.to_apply(group):
+                grad = param.grad
+                if weight_decay:
+                    grad = grad + weight_decay * param.data
+                square_avg = self._buffer("square_avg", i, param.data)
+                square_avg *= alpha
+                square_avg += (1 - alpha) * grad * grad
+                if group["centered"]:
+                    grad_avg = self._buffer("grad_avg", i, param.data)
+                    grad_avg *= alpha
+                    grad_avg += (1 - alpha) * grad
+                    denom = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+                else:
+                    denom = np.sqrt(square_avg) + eps
+                update = grad / denom
+                if momentum:
+                    momentum_buffer = self._buffer("momentum_buffer", i, param.data)
+                    momentum_buffer *= momentum
+                    momentum_buffer += update
+                    update = momentum_buffer
+                param.data -= lr * update
         self.steps += 1

@@ -403,7 +403,7 @@ def _check_optimizer(
     optimizer: Optimizer, header: Mapping[str, Any], entries: Mapping[str, Entry], path: object
 ) -> None:
     """The stored optimizer state is the state of ``optimizer``'s class, over parameters of
-    its shapes (checked before any data is read)."""
+    its shapes, in its parameter groups (checked before any data is read)."""
     state = {
         name[len("optimizer.") :]: entry.shape
         for name, entry in entries.items()
@@ -427,9 +427,10 @@ def _check_optimizer(
             raise CheckpointError(
                 f"{path}: its optimizer state lacks {name!r} (it has {sorted(state)}). {EDITED}"
             )
+    _check_groups(optimizer, state, path)
     allowed = optimizer.BUFFERS or None  # a user's optimizer may not declare its buffers
     for key, shape in state.items():
-        if key in ("lr", "steps"):
+        if key in ("lr", "steps") or key.startswith("group."):
             continue
         buffer, _, index = key.rpartition(".")
         if allowed is not None and buffer not in allowed:
@@ -448,6 +449,26 @@ def _check_optimizer(
                 f"does not fit parameter {index} of {n}{fit}: was it saved for another model? "
                 "Give the optimizer the parameters of the model the checkpoint was saved from"
             )
+
+
+def _check_groups(optimizer: Optimizer, state: Mapping[str, Shape], path: object) -> None:
+    """The stored state has ``optimizer``'s parameter groups: as many (one where it has no
+    ``group.*`` arrays), each of as many parameters (`Optimizer.load_state_dict` checks the
+    rest: which parameters, and each option)."""
+    sizes = [len(group["params"]) for group in optimizer.param_groups]
+    saved = {key.split(".")[1] for key in state if key.startswith("group.")}
+    stored = [state.get(f"group.{g}.params") for g in range(len(saved))]
+    if (saved or len(sizes) > 1) and stored != [(size,) for size in sizes]:
+        held = (
+            f"{len(saved)} parameter groups ('group.<g>.params' of shapes {stored})"
+            if saved
+            else "one parameter group (no 'group.*' arrays)"
+        )
+        raise CheckpointError(
+            f"{path} does not fit this optimizer: its state holds {held}, but the optimizer "
+            f"has {len(sizes)} groups of {sizes} parameters. Build the optimizer with the "
+            "parameter groups the checkpoint was saved with"
+        )
 
 
 def _count(shapes: Mapping[str, Shape]) -> int:
