@@ -250,6 +250,48 @@ def test_any_shape_equals_nanogpt(
 
 
 @pytest.mark.parametrize("path", PATHS)
+def test_ten_adamw_steps_with_nanogpts_groups_equal_pytorchs(path: str) -> None:
+    """llm.c's parity test: the same losses, step after step, with nanoGPT's recipe (AdamW
+    with decay on the matrices only, betas (0.9, 0.99), the gradient clipped at norm 1)."""
+    torch = pytest.importorskip("torch")
+    config = {"vocab_size": 13, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 16}
+    model = PATHS[path](**config, bias=False, rng=1, dtype=np.float64)
+    reference = _nanogpt(torch, config, bias=False)
+    _to_torch(model, reference, torch)
+
+    def groups(params: list) -> list[dict]:
+        return [
+            {"params": [p for p in params if p.ndim >= 2], "weight_decay": 0.1},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        ]
+
+    ours = dl.AdamW(groups(list(model.parameters())), lr=1e-2, betas=(0.9, 0.99))
+    theirs = torch.optim.AdamW(groups(list(reference.parameters())), lr=1e-2, betas=(0.9, 0.99))
+    losses, expected = [], []
+    idx, targets = _batch(0, b=4, t=8, vocab=13)  # one batch, as llm.c's test: it is learned
+    for _ in range(10):
+        losses.append(_loss_and_grads(model, idx, targets))
+        dl.clip_grad_norm(model.parameters(), 1.0)
+        ours.step()
+        theirs.zero_grad()
+        loss = torch.nn.functional.cross_entropy(
+            reference(torch.from_numpy(idx)).reshape(-1, 13), torch.from_numpy(targets).reshape(-1)
+        )
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(reference.parameters(), 1.0)
+        theirs.step()
+        expected.append(loss.item())
+    np.testing.assert_allclose(losses, expected, rtol=1e-10)
+    assert losses[-1] < losses[0] - 0.3  # it learns
+    own = dict(reference.named_parameters())
+    for name, param in model.named_parameters():
+        key, transposed = _torch_name(name)
+        value = own[key].detach().numpy()
+        np.testing.assert_allclose(param.data, value.T if transposed else value, rtol=1e-9,
+                                   atol=1e-12, err_msg=name)  # fmt: skip
+
+
+@pytest.mark.parametrize("path", PATHS)
 def test_shorter_sequences_and_float32(path: str) -> None:
     model = PATHS[path](**SMALL, rng=0)
     double = PATHS[path](**SMALL, rng=0, dtype=np.float64)
