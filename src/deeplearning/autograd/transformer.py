@@ -1,5 +1,5 @@
 """nanoGPT's GPT on the engine: the model of `core.gpt_base` composed of the engine's modules
-(`nn`), so ``loss.backward()`` derives the backward pass that `deeplearning.layers.gpt` writes
+(`modules`), so ``loss.backward()`` derives the backward pass that `deeplearning.layers.gpt` writes
 by hand, and the one of that (``create_graph=True``) too. For indices ``idx`` (B, T)::
 
     x = drop(wte(idx) + wpe(arange(T)))                  (B, T, C)
@@ -23,7 +23,7 @@ from ..core.grad_mode import grad_mode
 from ..core.tensor import Tensor
 from ..core.types import Array
 from . import functional as F
-from .nn import GELU, CausalSelfAttention, Dropout, Embedding, LayerNorm, Linear
+from .modules import GELU, CausalSelfAttention, Dropout, Embedding, LayerNorm, Linear
 
 _BLOCKS: dict[str, Callable[..., Any]] = {
     "linear": Linear, "gelu": GELU, "dropout": Dropout, "layernorm": LayerNorm,

@@ -1,10 +1,13 @@
-"""The command line: ``python -m deeplearning {train,evaluate,bench}`` (also ``deeplearning``).
+"""The command line: ``python -m deeplearning {train,evaluate,sample,bench}`` (also
+``deeplearning``).
 
 What each command does: ``train`` builds the recipe's model, optimizer and schedule (or resumes
 a saved run), runs `fit` and saves, records and plots each epoch; ``evaluate`` rebuilds a
 checkpoint's model and measures it on its data set's test split; ``bench`` times epochs here
-and in PyTorch. The options, and the checks of their values, are in `parser`; the checks of
-the files ``train`` writes in `outputs`.
+and in PyTorch. A language model's ``train`` (``--model gpt|rnn|lstm|gru|mlp``) is
+`text_commands`'; its ``evaluate`` and ``sample`` are `text_sample`'s. The options, and the
+checks of their values, are in `parser`; the checks of the files ``train`` writes in
+`outputs`.
 
 Examples::
 
@@ -12,6 +15,8 @@ Examples::
     python -m deeplearning train --model 784-512-256-10 --batchnorm --dropout 0.2 \\
         --optimizer adamw --lr 3e-3 --warmup 1 --epochs 10
     python -m deeplearning evaluate mnist.npz
+    python -m deeplearning train --model gpt --dataset tinyshakespeare --save gpt.npz
+    python -m deeplearning sample gpt.npz --prompt "ROMEO:" --tokens 500
     python -m deeplearning bench
 """
 
@@ -35,13 +40,16 @@ from ..core.module import Module
 from ..data.datasets import load_mnist
 from ..data.registry import dataset_info, dataset_names
 from ..optim import LRScheduler
+from ..training.archive import Archive
 from ..training.checkpoint import load_checkpoint, read_resume_header, save_checkpoint
 from ..training.loop import EpochStats, TrainingDivergedError, fit
 from ..training.metrics import confusion_matrix, predict
 from ..training.recipe import IMAGE_MODELS, WARMUP_START_FACTOR, Recipe
 from .outputs import check_outputs
-from .parser import UsageError, build_parser, check_bench
+from .parser import UsageError, build_parser, check_bench, check_train_kind
 from .plots import plot_training, require_matplotlib
+from .text_commands import is_text_run, train_text
+from .text_sample import evaluate_text, is_text_checkpoint, sample_text
 
 RECIPE_FIELDS = {field.name for field in dataclasses.fields(Recipe)}
 KEPT_ON_RESUME = {
@@ -67,6 +75,7 @@ as the likely cause when such a run diverges (`_suspects`)."""
 OUT_OF_MEMORY = {
     "train": "use a smaller --model or --batch-size",
     "evaluate": "the checkpoint's model does not fit in this machine's memory",
+    "sample": "the checkpoint's model does not fit in this machine's memory",
     "bench": "use fewer --samples",
 }
 """What to do when a command runs out of memory, by command."""
@@ -79,9 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
-            return _train(args)
+            return train_text(args) if is_text_run(args) else _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "sample":
+            return sample_text(args)
         check_bench(args)
         with busy_core(args.busy):
             report = _bench_report(args)
@@ -106,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    check_train_kind(args, text=False)
     if args.plot:
         require_matplotlib()  # fail now, not after the last epoch
     say = (lambda *_: None) if args.quiet else print
@@ -256,10 +268,7 @@ def _diverged(error: TrainingDivergedError, recipe: Recipe) -> str:
     suspects = _suspects(recipe)
     if not suspects:
         return str(error)
-    return (
-        f"{error.what} at epoch {error.epoch}, step {error.step}: training diverged. "
-        + " ".join(suspects)
-    )
+    return f"{error.what} at {error.at}: training diverged. " + " ".join(suspects)
 
 
 def _suspects(recipe: Recipe) -> list[str]:
@@ -298,6 +307,9 @@ def _bench_report(args: argparse.Namespace) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    with Archive(args.checkpoint) as archive:
+        if is_text_checkpoint(archive.header):
+            return evaluate_text(args)
     model, header = load_checkpoint(args.checkpoint)
     name = header.get("dataset", "mnist")
     if not isinstance(name, str) or name not in dataset_names("images"):

@@ -45,6 +45,9 @@ HEAD_BYTES = 4096
 """How much of a file is read to tell what it is."""
 METRICS_KEYS = frozenset({"epoch", "train_loss", "train_acc", "test_acc"})
 """The entries that mark the first record of a ``--json`` file (`EpochStats`'s own)."""
+TEXT_METRICS_KEYS = frozenset({"iter", "train_loss", "val_loss", "tokens_per_second"})
+"""The entries that mark the first record of a language model's ``--json`` file
+(`lm_loop.EvalRecord`'s)."""
 PICTURES: dict[str, tuple[str, Callable[[bytes], bool]]] = {
     "png": ("a PNG image", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
     "pdf": ("a PDF document", lambda head: head.startswith(b"%PDF-")),
@@ -68,17 +71,26 @@ DATA_FILES = frozenset(
 """The names of the data sets' files, gzipped or not."""
 
 
-def check_outputs(args: argparse.Namespace, first_epoch: int, last_epoch: int) -> None:
+def check_outputs(
+    args: argparse.Namespace, first_epoch: int, last_epoch: int, *, numbered: bool = True
+) -> None:
     """Refuse, before training, an output the run could not write at the end of an epoch or
     should not write (this module's rules), for a run that writes epochs ``first_epoch`` to
-    ``last_epoch``; a ``--plot`` format `plot_training` does not write is refused too."""
+    ``last_epoch``; a ``--plot`` format `plot_training` does not write is refused too.
+    ``numbered=False`` (a language model's run): ``--save`` is one file, which the run
+    replaces at each better evaluation, and ``{epoch}`` is refused."""
     targets: dict[Path, str] = {}
     resumed = Path(os.path.realpath(args.resume)) if args.resume else None
     if resumed is not None:
         targets[resumed] = "--resume"
     try:
+        if args.save and not numbered and "{epoch" in args.save:
+            raise UsageError(
+                f"argument --save: a language model keeps one checkpoint, its best, so "
+                f"{args.save!r} needs no {{epoch}}: give one file name"
+            )
         if args.save:
-            names = _save_paths(args.save, first_epoch, last_epoch)
+            names = [args.save] if not numbered else _save_paths(args.save, first_epoch, last_epoch)
             if last_epoch - first_epoch >= SAVE_NAMES_CHECKED:  # a sample: look for the rest
                 names += _existing_names(args.save, first_epoch, last_epoch)
             for name in dict.fromkeys(names):
@@ -149,8 +161,12 @@ def _checkpoint_summary(name: str) -> str | None:
     epoch, metrics = header.get("epoch"), header.get("metrics")
     if isinstance(epoch, int):
         facts.append(f"epoch {epoch}")
+    if isinstance(header.get("iter"), int):
+        facts.append(f"iteration {header['iter']}")
     if isinstance(metrics, dict) and isinstance(metrics.get("test_acc"), float):
         facts.append(f"test accuracy {metrics['test_acc']:.2%}")
+    if isinstance(metrics, dict) and isinstance(metrics.get("val_loss"), float):
+        facts.append(f"validation loss {metrics['val_loss']:.4f}")
     return f"a checkpoint ({', '.join(facts)})"
 
 
@@ -164,7 +180,9 @@ def _is_metrics(name: str) -> bool:
         record, _ = json.JSONDecoder().raw_decode(text[1:].lstrip())
     except ValueError:  # (not JSON, or a first record longer than the head)
         return False
-    return isinstance(record, dict) and record.keys() >= METRICS_KEYS
+    return isinstance(record, dict) and (
+        record.keys() >= METRICS_KEYS or record.keys() >= TEXT_METRICS_KEYS
+    )
 
 
 def _is_picture(name: str, kind: str) -> bool:

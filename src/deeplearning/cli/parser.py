@@ -13,7 +13,8 @@ import os
 from typing import Callable
 
 from ..bench.mlp import SCALING_BATCHES
-from ..data.registry import dataset_names
+from ..data.registry import Kind, dataset_names
+from ..training.lm_recipe import SCHEDULES, TEXT_MODELS
 from ..training.recipe import ENGINES, IMAGE_MODELS, OPTIMIZERS, SCHEDULERS
 
 DATA_DIR_HELP = (
@@ -89,15 +90,16 @@ def _folder(text: str) -> str:
 
 
 def _model(text: str) -> str:
-    """An argparse type: 'two-layer', an image model's name, or MLP sizes like 784-256-10
-    (returned as plain decimals: 784-0128-10 is 784-128-10)."""
-    if text == "two-layer" or text in IMAGE_MODELS:
+    """An argparse type: 'two-layer', an image model's name, MLP sizes like 784-256-10
+    (returned as plain decimals: 784-0128-10 is 784-128-10), or a language model's name."""
+    if text == "two-layer" or text in IMAGE_MODELS or text in TEXT_MODELS:
         return text
     sizes = text.split("-")
     if len(sizes) < 2 or not all(size.isdigit() and int(size) > 0 for size in sizes):
         raise argparse.ArgumentTypeError(
             f"expected 'two-layer', {', '.join(map(repr, IMAGE_MODELS))} or two or more "
-            f"positive sizes joined by '-', like 784-256-10; got {text!r}"
+            f"positive sizes joined by '-', like 784-256-10 (image models), or a language "
+            f"model, {', '.join(TEXT_MODELS)}; got {text!r}"
         )
     return "-".join(str(int(size)) for size in sizes)
 
@@ -114,19 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train",
-        help="train a network on MNIST (or a relative)",
-        description="Train a network. Options left out take the recipe defaults shown (or, "
-        "with --resume, the values saved in the checkpoint; a resumed run keeps its data set, "
-        "model, optimizer, seed and batch size).",
+        help="train a network on MNIST (or a relative), or a language model on text",
+        description="Train a network: an image classifier on mnist, fashion-mnist or kmnist, "
+        "or a character-level language model (--model gpt, rnn, lstm, gru or mlp) on "
+        "tinyshakespeare or names. Options left out take the recipe defaults shown (a "
+        "language model's are its model's: nanoGPT's baby GPT, makemore's MLP), or, with "
+        "--resume, the values saved in the checkpoint; a resumed run keeps its data set, "
+        "model, optimizer, seed and batch size.",
     )
     train.set_defaults(command_parser=train)
     recipe = train.add_argument_group("recipe")
-    recipe.add_argument("--dataset", choices=dataset_names("images"), help="default: mnist")
+    recipe.add_argument(
+        "--dataset",
+        choices=dataset_names(),
+        help="default: mnist, or tinyshakespeare for a language model",
+    )
     recipe.add_argument(
         "--model",
         type=_model,
-        help="'two-layer' (TwoLayerMLP, the default), MLP sizes such as 784-256-128-10, or "
-        "'lenet5' (a convolutional network)",
+        help="images: 'two-layer' (TwoLayerMLP, the default), MLP sizes such as "
+        "784-256-128-10, or 'lenet5' (a convolutional network); text: 'gpt' (nanoGPT), "
+        "'rnn', 'lstm', 'gru' (an embedding, one recurrent layer, a linear head) or 'mlp' "
+        "(makemore's MLP: the --block-size characters before a character predict it)",
     )
     recipe.add_argument(
         "--batchnorm", action="store_const", const=True, help="MLP, lenet5: BatchNorm layers"
@@ -134,19 +145,27 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument(
         "--dropout",
         type=_real(0, 1, low_allowed=True),
-        help="MLP, lenet5: dropout probability in [0, 1) (default 0)",
+        help="MLP, lenet5, gpt: dropout probability in [0, 1) (default 0)",
     )
-    recipe.add_argument("--epochs", type=_count(1), help="default: 5")
-    recipe.add_argument("--batch-size", type=_count(1), help="default: 64")
-    recipe.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: sgd")
+    recipe.add_argument("--epochs", type=_count(1), help="image models: default 5")
+    recipe.add_argument("--batch-size", type=_count(1), help="default: 64 (gpt 12, rnn, mlp 32)")
     recipe.add_argument(
-        "--lr", type=_real(0, low_allowed=False), help="peak learning rate (sgd 0.05, others 1e-3)"
-    )
-    recipe.add_argument(
-        "--momentum", type=_real(0, low_allowed=True), help="sgd (default 0.9) and rmsprop (0)"
+        "--optimizer", choices=sorted(OPTIMIZERS), help="default: sgd (gpt, rnn: adamw)"
     )
     recipe.add_argument(
-        "--weight-decay", type=_real(0, low_allowed=True), help="default 0 (adamw: 0.01)"
+        "--lr",
+        type=_real(0, low_allowed=False),
+        help="peak learning rate (sgd 0.05, others 1e-3; gpt 1e-3, rnn 2e-3, mlp 0.1)",
+    )
+    recipe.add_argument(
+        "--momentum",
+        type=_real(0, low_allowed=True),
+        help="sgd (default 0.9; a language model's 0) and rmsprop (0)",
+    )
+    recipe.add_argument(
+        "--weight-decay",
+        type=_real(0, low_allowed=True),
+        help="default 0 (adamw: 0.01; gpt, rnn: 0.1, on the weights of 2 or more dimensions)",
     )
     recipe.add_argument("--scheduler", choices=SCHEDULERS, help="after warm-up; default: cosine")
     recipe.add_argument(
@@ -178,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how gradients are computed: 'layers' (hand-written backward passes, the "
         "default) or 'autograd' (the engine); the same network either way",
     )
+    _add_text_options(train.add_argument_group(
+        "language models", "Defaults: nanoGPT's baby GPT for gpt (its training for rnn, lstm "
+        "and gru, at lr 2e-3 and batch 32), makemore part 2 for mlp. gpt, rnn, lstm and gru "
+        "train on random windows of --block-size characters; on names, of each split's names "
+        "joined into one text, each followed by '.' (.emma.olivia.). mlp reads the "
+        "--block-size characters before each one (makemore's contexts, '.' before a name)."
+    ))  # fmt: skip
     train.add_argument("--data-dir", type=_folder, help=DATA_DIR_HELP)
     train.add_argument(
         "--resume", type=_path, metavar="CHECKPOINT", help="continue a run saved with --save"
@@ -186,8 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--save",
         type=_path,
         metavar="PATH",
-        help="checkpoint after every epoch ('{epoch}' in PATH: one each); a checkpoint there "
-        "already is replaced only with --overwrite, and any other file never",
+        help="checkpoint after every epoch ('{epoch}' in PATH: one each), or, for a language "
+        "model, at each evaluation that lowers the validation loss (the best is kept); a "
+        "checkpoint there already is replaced only with --overwrite, and any other file never",
     )
     train.add_argument(
         "--overwrite",
@@ -199,25 +226,58 @@ def build_parser() -> argparse.ArgumentParser:
         type=_path,
         metavar="PATH",
         help="draw the run at the end, as PATH ends: .png, .svg or .pdf (needs matplotlib); a "
+        "language model: the loss curves, and a GPT's attention on a validation window; a "
         "file there already must be a picture of that kind",
     )
     train.add_argument(
         "--json",
         type=_path,
         metavar="PATH",
-        help="write per-epoch metrics as JSON; a file there already must be one --json wrote",
+        help="write per-epoch metrics (a language model: per evaluation, iter, train_loss, "
+        "val_loss, seconds, tokens_per_second) as JSON; a file there already must be one "
+        "--json wrote",
     )
     train.add_argument("--quiet", action="store_true", help="print only the final line")
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="test accuracy and confusion matrix",
-        description="Rebuild the model a checkpoint holds and measure it on its data set's test "
-        "split: the accuracy and the confusion matrix.",
+        help="test accuracy and confusion matrix, or a language model's loss",
+        description="Rebuild the model a checkpoint holds and measure it on its data set: an "
+        "image classifier's test accuracy and confusion matrix; a language model's mean loss "
+        "over every token of the validation split (and of the test split, for names), read "
+        "in windows of the block size that do not overlap.",
     )
     evaluate.set_defaults(command_parser=evaluate)
     evaluate.add_argument("checkpoint", type=_path, help="a file written by `train --save`")
     evaluate.add_argument("--data-dir", type=_folder, help=DATA_DIR_HELP)
+
+    sample = commands.add_parser(
+        "sample",
+        help="text from a language model's checkpoint",
+        description="Continue a prompt with a language model saved by `train --save`: print "
+        "the prompt and the tokens drawn after it, one at a time, from the softmax of the "
+        "last logits divided by --temperature, over the --top-k likeliest.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sample.set_defaults(command_parser=sample)
+    sample.add_argument("checkpoint", type=_path, help="a language model's `train --save` file")
+    sample.add_argument(
+        "--prompt",
+        default="",
+        help="the text to continue, in the checkpoint's characters; empty: start from token 0 "
+        "(a newline in Shakespeare, the '.' before a name)",
+    )
+    sample.add_argument("--tokens", type=_count(1), default=500, help="characters to generate")
+    sample.add_argument(
+        "--temperature",
+        type=_real(0, low_allowed=False),
+        default=0.8,
+        help="divides the logits: below 1 surer, above 1 more varied",
+    )
+    sample.add_argument(
+        "--top-k", type=_count(1), default=200, help="draw among this many likeliest tokens"
+    )
+    sample.add_argument("--seed", type=_count(0), default=0, help="the draws' seed")
 
     bench = commands.add_parser(
         "bench",
@@ -256,6 +316,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_text_options(group: argparse._ArgumentGroup) -> None:
+    """The options of the language models (`lm_recipe.TextRecipe`'s entries)."""
+    add = group.add_argument
+    add(
+        "--iters",
+        type=_count(1),
+        help="iterations, each one optimizer step (gpt, rnn 2000; mlp 200000)",
+    )
+    add("--n-layer", type=_count(1), help="gpt: transformer blocks (4)")
+    add("--n-head", type=_count(1), help="gpt: attention heads, dividing --n-embd (4)")
+    add("--n-embd", type=_count(1), help="each token's vector length (gpt 128, rnn 64, mlp 10)")
+    add(
+        "--block-size",
+        type=_count(1),
+        help="the context: gpt's longest (64), the recurrent models' training windows (64), "
+        "mlp's characters before the one predicted (3)",
+    )
+    add(
+        "--hidden",
+        type=_count(1),
+        help="rnn, lstm, gru: the state's size (256); mlp: the tanh units (200)",
+    )
+    add(
+        "--bias",
+        action=argparse.BooleanOptionalAction,
+        help="gpt: biases in the Linears and LayerNorms (default --no-bias, as nanoGPT's baby GPT)",
+    )
+    add(
+        "--init",
+        choices=("normal", "default"),
+        help="mlp: 'normal', every weight N(0, 1) as in the lecture (the default), or 'default', "
+        "the layers' own",
+    )
+    add(
+        "--min-lr",
+        type=_real(0, low_allowed=True),
+        help="the cosine's last rate (gpt 1e-4), or the step schedule's rate after the drop "
+        "(mlp 0.01)",
+    )
+    add("--warmup-iters", type=_count(0), help="iterations of linear warm-up (gpt 100, mlp 0)")
+    add(
+        "--lr-schedule",
+        choices=SCHEDULES,
+        help="'cosine': nanoGPT's, from --lr down to --min-lr at --iters (gpt); 'step': --lr, "
+        "then --min-lr from --lr-drop-at on (mlp)",
+    )
+    add(
+        "--lr-drop-at",
+        type=_count(0),
+        metavar="ITER",
+        help="step schedule: the iteration from which --min-lr applies (default: half of --iters)",
+    )
+    add("--beta2", type=_real(0, 1, low_allowed=True), help="adam, adamw: the second beta (0.99)")
+    add(
+        "--grad-clip",
+        type=_real(0, low_allowed=True),
+        help="clip the gradient norm to this; 0: never (gpt 1.0, mlp 0)",
+    )
+    add(
+        "--eval-interval",
+        type=_count(1),
+        help="iterations between evaluations (gpt 250, mlp 10000)",
+    )
+    add("--eval-iters", type=_count(1), help="random batches per split at each evaluation (20)")
+
+
 # -- checks after parsing ----------------------------------------------------------------------
 
 
@@ -273,3 +399,44 @@ def check_bench(args: argparse.Namespace) -> None:
             f"--scaling needs at least {max(SCALING_BATCHES)} samples (its largest batch), got "
             f"{args.samples}"
         )
+
+
+IMAGE_ONLY = ("epochs", "batchnorm", "scheduler", "step_size", "gamma", "warmup", "clip_grad")
+"""``train``'s options that only the image models take."""
+TEXT_ONLY = ("iters", "n_layer", "n_head", "n_embd", "block_size", "hidden", "bias", "init",
+             "min_lr", "warmup_iters", "lr_schedule", "lr_drop_at", "beta2", "grad_clip",
+             "eval_interval", "eval_iters")  # fmt: skip
+"""``train``'s options that only the language models take."""
+TEXT_EQUIVALENTS = {"epochs": "--iters", "warmup": "--warmup-iters", "clip_grad": "--grad-clip",
+                    "scheduler": "--lr-schedule"}  # fmt: skip
+"""A language model's option for what an image-only option sets."""
+
+
+def check_train_kind(args: argparse.Namespace, text: bool) -> None:
+    """Refuse a language model on an image data set or an image model on a text one, and the
+    options the run's kind does not take (``text``: a language model's run)."""
+    kind: Kind = "text" if text else "images"
+    dataset, model = args.dataset, args.model
+    if dataset is not None and dataset not in dataset_names(kind):
+        if text:
+            image_mlp = " (an image MLP is given by its sizes, like 784-256-10)"
+            raise UsageError(
+                f"--model {model or 'of the checkpoint'} is a language model: it trains on "
+                f"{' or '.join(dataset_names('text'))}, not on {dataset}, which holds images"
+                + (image_mlp if model == "mlp" else "")
+            )
+        raise UsageError(
+            f"--dataset {dataset} is text: train a language model on it (--model "
+            f"{', '.join(TEXT_MODELS)}); {'--model ' + model if model else 'the default model'}"
+            " classifies images"
+        )
+    for name in IMAGE_ONLY if text else TEXT_ONLY:
+        if getattr(args, name) is not None:
+            option = "--" + name.replace("_", "-")
+            if text:
+                instead = TEXT_EQUIVALENTS.get(name)
+                hint = f"; a language model takes {instead}" if instead else ""
+                raise UsageError(f"{option} applies to the image models{hint}")
+            raise UsageError(
+                f"{option} applies to the language models (--model {', '.join(TEXT_MODELS)})"
+            )

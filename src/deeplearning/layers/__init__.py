@@ -6,6 +6,7 @@ hand, one file per family, each opening with its maths.
 - `linear`, `activation`, `conv`, `pooling`, `normalization`, `dropout`, `attention`,
   `embedding`, `recurrent`: the layers;
 - `gpt`: nanoGPT's `GPT`, the whole transformer's backward pass by hand;
+- `language_models`: `RecurrentLanguageModel` and makemore's `MLPLanguageModel`;
 - `loss`: `MSELoss` and `CrossEntropyLoss`, the start of every backward pass;
 - `models`: `TwoLayerMLP`, `MLP` and `LeNet5`;
 - `layer_check`: `check_layer`, a backward pass against numerical gradients.
@@ -29,6 +30,7 @@ from .conv import Conv2d, Flatten
 from .dropout import Dropout
 from .embedding import Embedding
 from .gpt import GPT
+from .language_models import MLPLanguageModel, RecurrentLanguageModel
 from .layer import Layer, Sequential
 from .layer_check import check_layer
 from .linear import Linear
@@ -61,9 +63,11 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
+    "MLPLanguageModel",
     "MSELoss",
     "MaxPool2d",
     "ReLU",
+    "RecurrentLanguageModel",
     "Sequential",
     "Sigmoid",
     "Softmax",

@@ -272,7 +272,10 @@ def _npy_header(stream: IO[bytes]) -> tuple[Shape, np.dtype[Any], int]:
 
 # -- the header's model config ------------------------------------------------------------------
 
-_POSITIVE_INTS = ("in_features", "hidden", "num_classes", "in_channels", "image_size")
+_POSITIVE_INTS = ("in_features", "hidden", "num_classes", "in_channels", "image_size",
+                  "vocab_size", "block_size", "n_layer", "n_head", "n_embd")  # fmt: skip
+_NAMES = {"cell": ("rnn", "lstm", "gru"), "init": ("normal", "default")}
+"""The config entries that name one of a few choices (a language model's)."""
 
 
 def config_arguments(
@@ -334,8 +337,10 @@ def _config_problem(key: str, value: Any) -> str:
         return "a list of at least two positive ints"
     if key == "activation" and not isinstance(value, str):
         return "the name of an activation"
-    if key == "batchnorm" and not isinstance(value, bool):
+    if key in ("batchnorm", "bias") and not isinstance(value, bool):
         return "true or false"
+    if key in _NAMES and value not in _NAMES[key]:
+        return " or ".join(map(repr, _NAMES[key]))
     if key == "dropout" and not (_is_real(value) and 0 <= value < 1):
         return "a number in [0, 1)"
     return ""
@@ -374,7 +379,7 @@ def check_resume_header(header: Mapping[str, Any], source: object = "the checkpo
         )
     for i, record in enumerate(history):
         _check_record(record, i + 1, source)
-    _check_rng_state(header["rng_state"], source)
+    check_rng_state(header["rng_state"], source)
 
 
 def _check_recipe(recipe: Any, source: object) -> None:
@@ -435,7 +440,7 @@ def _check_record(record: Any, epoch: int, source: object) -> None:
             )
 
 
-def _check_rng_state(state: Any, source: object) -> None:
+def check_rng_state(state: Any, source: object) -> None:
     """The state of a PCG64 generator (what `np.random.default_rng` makes), every field an int
     in its range, and accepted by a PCG64."""
     words = state.get("state") if isinstance(state, dict) else None

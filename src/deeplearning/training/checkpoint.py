@@ -47,6 +47,7 @@ from .archive import (
     check_resume_header,
     config_arguments,
 )
+from .lm_recipe import LANGUAGE_MODELS, LANGUAGE_SHAPES
 from .recipe import ENGINES
 
 
@@ -177,12 +178,13 @@ def load_checkpoint(
 ) -> tuple[Module, dict[str, Any]]:
     """Load a checkpoint into ``model`` (or a model rebuilt from the header) and ``optimizer``.
 
-    TwoLayerMLP, MLP and LeNet5 (on the path named in the header, see `recipe.ENGINES`) are
-    rebuilt from the header's ``config``, once the config is checked to imply exactly the
-    arrays the file holds (names and shapes, computed without building anything); any other
-    model, a `Sequential` of your own say, loads into an instance you build and pass as
-    ``model``. The parameter names are the same on both paths, so a checkpoint also loads into
-    the other path's model, built and passed.
+    TwoLayerMLP, MLP and LeNet5 (on the path named in the header, see `recipe.ENGINES`), and
+    the language models GPT, RecurrentLanguageModel and MLPLanguageModel
+    (`lm_recipe.LANGUAGE_MODELS`), are rebuilt from the header's ``config``, once the config
+    is checked to imply exactly the arrays the file holds (names and shapes, computed without
+    building anything); any other model, a `Sequential` of your own say, loads into an
+    instance you build and pass as ``model``. The parameter names are the same on both
+    paths, so a checkpoint also loads into the other path's model, built and passed.
 
     Returns
     -------
@@ -259,13 +261,16 @@ def implied_shapes(header: Mapping[str, Any]) -> dict[str, Shape]:
 
 
 def _model_class(header: Mapping[str, Any], source: object) -> Callable[..., Module]:
-    """The class of the model a header names, on its path (the layers where it names none)."""
+    """The class of the model a header names, on its path (the layers where it names none):
+    an image model (`recipe.ENGINES`) or a language model (`lm_recipe.LANGUAGE_MODELS`)."""
     name, engine = header.get("model"), header.get("engine", "layers")
-    models = ENGINES.get(engine, {}) if isinstance(engine, str) else {}
+    known = isinstance(engine, str) and engine in ENGINES
+    models = {**ENGINES[engine], **LANGUAGE_MODELS[engine]} if known else {}
     if not isinstance(name, str) or name not in models:
+        buildable = [*ENGINES["layers"], *LANGUAGE_MODELS["layers"]]
         raise CheckpointError(
             f"{source} holds a {name!r} on the {engine!r} path; this library builds "
-            f"{list(ENGINES['layers'])} on the paths {list(ENGINES)}: build the model yourself "
+            f"{buildable} on the paths {list(ENGINES)}: build the model yourself "
             "and pass it to load_checkpoint(path, model)"
         )
     return models[name]
@@ -302,6 +307,8 @@ def _shapes_of(
     """The ``state_dict`` shapes of ``cls(**arguments)``, from the same layer lists the models
     are built from (`mlp_layers`, `lenet5_layers`), with stand-in layers."""
     name = getattr(cls, "__name__", "")
+    if name in LANGUAGE_SHAPES:
+        return LANGUAGE_SHAPES[name](**arguments)
     if name == "TwoLayerMLP":
         fc1 = _linear(arguments["in_features"], arguments["hidden"])
         fc2 = _linear(arguments["hidden"], arguments["num_classes"])

@@ -73,11 +73,15 @@ class TrainingDivergedError(FloatingPointError):
     """The loss blew up (NaN, infinite, or `DIVERGENCE_FACTOR` times its start) or the weights
     became NaN or infinite; the weights are no longer usable."""
 
-    def __init__(self, what: str, epoch: int, step: int, lr: float) -> None:
+    def __init__(
+        self, what: str, epoch: int, step: int, lr: float, *, at: str | None = None
+    ) -> None:
         self.what, self.epoch, self.step, self.lr = what, epoch, step, lr
+        self.at = at if at is not None else f"epoch {epoch}, step {step}"
+        """Where it happened, in words (``"epoch 2, step 17"``, ``"iteration 57"``)."""
         super().__init__(
-            f"{what} at epoch {epoch}, step {step}: training diverged. Try a lower learning "
-            f"rate than {_one_figure(lr)} (for example {_one_figure(lr / 10)})."
+            f"{what} at {self.at}: training diverged. Try a lower learning rate than "
+            f"{_one_figure(lr)} (for example {_one_figure(lr / 10)})."
         )
 
 
@@ -168,7 +172,7 @@ def train_epoch(
     model.train()
     total_loss, correct = 0.0, 0
     limit = math.inf
-    bar = _progress_bar(len(x), epoch) if progress else None
+    bar = progress_bar(len(x), f"epoch {epoch}", " samples") if progress else None
     for step, (x_batch, y_batch) in enumerate(minibatches(x, y, batch_size, rng=rng), 1):
         loss, logits = batch_gradients(model, x_batch, y_batch, loss_fn)
         if step == 1 and loss_fn is None and logits.ndim == 2 and logits.shape[1] > 1:
@@ -296,12 +300,13 @@ def _check_fit(
             )
 
 
-def _progress_bar(total: int, epoch: int) -> Any:
-    """A tqdm bar counting samples, or None without tqdm or without a terminal."""
+def progress_bar(total: int, desc: str, unit: str) -> Any:
+    """A tqdm bar counting to ``total`` ``unit`` (``" samples"``), named ``desc``, that
+    disappears when closed; or None without tqdm or without a terminal."""
     if not sys.stderr.isatty():
         return None
     try:
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc=f"epoch {epoch}", unit=" samples", unit_scale=True, leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False)
