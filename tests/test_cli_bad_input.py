@@ -102,6 +102,9 @@ def test_bad_train_options_are_usage_errors(
 BAD_BENCH = [
     (["--cnn", "--threads", "2"], "--cnn times its own thread settings and split"),
     (["--cnn", "--profile"], "--cnn times its own thread settings and split"),
+    (["--gpt", "--cnn"], "--gpt times its own thread settings and split"),
+    (["--gpt", "--threads", "2"], "--gpt times its own thread settings and split"),
+    (["--gpt", "--scaling"], "--gpt times its own thread settings and split"),
     (["--scaling", "--profile"], "--profile applies to the workloads, not to --scaling"),
     (["--scaling", "--samples", "64"], "--scaling needs at least 1024 samples"),
     (["--threads", "1000"], "argument --threads: must be at most 256, got 1000"),

@@ -7,11 +7,11 @@ memory (or a short warm-up), so that only the training loop is timed.
 
 from __future__ import annotations
 
-import cProfile
-import pstats
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any, Callable
 
 Epoch = Callable[[bool], None]
@@ -64,19 +64,43 @@ def torch_version() -> str | None:
 
 
 def profile_split(epoch: Epoch, parts: dict[str, Part]) -> dict[str, float]:
-    """Seconds of one epoch run under cProfile, in each of ``parts`` (their functions' time,
-    with or without the calls they make), and ``"the rest"``: everything else, the Python of
-    the loop included. Profiling adds a little time of its own, to every part alike."""
-    profile = cProfile.Profile()
-    profile.runcall(epoch, False)
-    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    total = sum(own for _, _, own, _, _ in stats.values())
-    split = {}
-    for name, (functions, with_calls) in parts.items():
-        keys = {(f.__code__.co_filename, f.__code__.co_firstlineno, f.__name__) for f in functions}
-        column = 3 if with_calls else 2  # cumulative or own time
-        split[name] = sum(float(entry[column]) for key, entry in stats.items() if key in keys)
-    split["the rest"] = total - sum(split.values())
+    """Seconds of one epoch, traced call by call (`sys.setprofile`), in each of ``parts`` and
+    in ``"the rest"``.
+
+    Each moment goes to the innermost running function that one of ``parts`` names: to that
+    part while the function runs its own code, and while it runs what it calls if the part
+    counts its calls; otherwise (the part counts its own time only) what it calls goes to the
+    rest. A function of a part called by another part's function counts in its own part
+    (attention's Linears are matrix products), however deep. Moments under no part's function
+    go to the rest: the Python of the loop, and what own-time parts call (argument checks,
+    bookkeeping, builtins). So the parts never overlap, and with the rest they add up to the
+    traced time. The tracing adds a little time of its own, to every part alike."""
+    owners = {f.__code__: (name, calls) for name, (functions, calls) in parts.items()
+              for f in functions}  # fmt: skip
+    split = dict.fromkeys([*parts, "the rest"], 0.0)
+    here, below = ["the rest"], ["the rest"]  # per running function: its part, its calls' part
+    last = time.perf_counter()
+
+    def trace(frame: FrameType, event: str, _: object) -> None:
+        nonlocal last
+        split[here[-1]] += time.perf_counter() - last
+        owner = owners.get(frame.f_code) if event == "call" else None
+        if owner is not None:
+            here.append(owner[0])
+            below.append(owner[0] if owner[1] else "the rest")
+        elif event in ("call", "c_call"):  # a function of no part: where its caller's calls go
+            here.append(below[-1])
+            below.append(below[-1])
+        elif len(here) > 1:  # "return", "c_return", "c_exception"
+            here.pop()
+            below.pop()
+        last = time.perf_counter()  # the tracing's own time goes nowhere
+
+    sys.setprofile(trace)
+    try:
+        epoch(False)
+    finally:
+        sys.setprofile(None)
     return split
 
 

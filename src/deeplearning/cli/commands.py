@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bench.baby_gpt import run_gpt_benchmark
 from ..bench.busy import BUSY_NOTE, busy_core
 from ..bench.cnn import run_cnn_benchmark
 from ..bench.mlp import run_benchmark, run_scaling
@@ -298,6 +299,8 @@ def _kept(args: argparse.Namespace, saved: int) -> str:
 
 def _bench_report(args: argparse.Namespace) -> str:
     """Run the benchmark the options choose; return its report."""
+    if args.gpt:
+        return run_gpt_benchmark(args.repeats).report()
     if args.cnn:
         return run_cnn_benchmark(args.repeats, samples=args.samples).report()
     if args.scaling:

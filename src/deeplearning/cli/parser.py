@@ -309,6 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cnn", action="store_true", help="the cnn workload (LeNet5) instead of the MLP ones"
     )
     bench.add_argument(
+        "--gpt",
+        action="store_true",
+        help="the gpt workload (nanoGPT's baby GPT on both paths and in PyTorch; --repeats runs "
+        "of 10 iterations each) instead of the MLP ones",
+    )
+    bench.add_argument(
         "--busy",
         action="store_true",
         help="with a second process spinning on one core all along, as on a busy machine",
@@ -387,6 +393,11 @@ def _add_text_options(group: argparse._ArgumentGroup) -> None:
 
 def check_bench(args: argparse.Namespace) -> None:
     """Refuse bench options that the chosen benchmark would ignore."""
+    if args.gpt and (args.cnn or args.threads or args.profile or args.scaling):
+        raise UsageError(
+            "--gpt times its own thread settings and split: leave out --cnn, --threads, "
+            "--profile and --scaling"
+        )
     if args.cnn and (args.threads or args.profile or args.scaling):
         raise UsageError(
             "--cnn times its own thread settings and split: leave out --threads, --profile and "
