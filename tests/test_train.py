@@ -18,6 +18,7 @@ from deeplearning.training.loop import (
     TrainingDivergedError,
     blas_threads,
     fit,
+    keep_freed_memory,
     train_epoch,
 )
 
@@ -114,6 +115,24 @@ def test_blas_threads_without_threadpoolctl(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)
     with blas_threads(1) as limited:
         assert not limited
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux's")
+def test_freed_memory_is_kept_on_glibc_and_arrays_still_free() -> None:
+    import platform
+
+    applied = keep_freed_memory()
+    assert applied == (platform.libc_ver()[0] == "glibc")
+    assert keep_freed_memory() == applied  # idempotent
+    for _ in range(3):  # large arrays still allocate, fill and free as before
+        block = np.ones((4096, 1024))
+        assert block.sum() == 4096 * 1024
+        del block
+
+
+def test_freed_memory_is_left_alone_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert keep_freed_memory() is False
 
 
 def test_epoch_stats_format() -> None:

@@ -43,7 +43,7 @@ from ..data.registry import dataset_info, dataset_names
 from ..optim import LRScheduler
 from ..training.archive import Archive
 from ..training.checkpoint import load_checkpoint, read_resume_header, save_checkpoint
-from ..training.loop import EpochStats, TrainingDivergedError, fit
+from ..training.loop import EpochStats, TrainingDivergedError, fit, keep_freed_memory
 from ..training.metrics import confusion_matrix, predict
 from ..training.recipe import IMAGE_MODELS, WARMUP_START_FACTOR, Recipe
 from .outputs import check_outputs
@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     option, alone or with the others, prints the usage and an ``error:`` line and exits with
     status 2 (SystemExit, as argparse does), before any work is done."""
     args = build_parser().parse_args(argv)
+    keep_freed_memory()  # as PyTorch's allocator: no page faults for each step's arrays
     try:
         if args.command == "train":
             return train_text(args) if is_text_run(args) else _train(args)

@@ -130,12 +130,17 @@ _ERFC_UNDERFLOW = 27.3  # erfc(x) < 5e-324, the least float64, beyond: 0
 
 def _ratio(t: Array, num: tuple[float, ...], den: tuple[float, ...]) -> Array:
     """Cody's ``P(t) / Q(t)``: ``num[-1]`` leads the numerator, ``den`` has a leading 1, both
-    evaluated by Horner's rule as in CALERF."""
-    xnum, xden = num[-1] * t, t
+    evaluated by Horner's rule as in CALERF, in place (two arrays, however many terms)."""
+    xnum, xden = t * num[-1], t.copy()
     for a, b in zip(num[: len(den) - 1], den):
-        xnum, xden = (xnum + a) * t, (xden + b) * t
-    result: Array = (xnum + num[len(den) - 1]) / (xden + den[-1])
-    return result
+        xnum += a
+        xnum *= t
+        xden += b
+        xden *= t
+    xnum += num[len(den) - 1]
+    xden += den[-1]
+    xnum /= xden
+    return xnum
 
 
 def _erf_small(x: Array) -> Array:
@@ -145,26 +150,30 @@ def _erf_small(x: Array) -> Array:
 
 
 def _erfc_large(y: Array) -> Array:
-    """erfc(y) for y > 0.46875 (0 from 27.3 on): ``exp(-y²) R(y)``, with ``R`` rational in
-    y up to 4 and in 1/y² beyond. ``exp(-y²)`` is ``exp(-s²) exp(-(y - s)(y + s))`` with
-    ``s = trunc(16 y) / 16``, whose square is exact, so the rounding of y² costs nothing."""
+    """erfc(y) for y > 0.46875 (0 from 27.3 on), y one-dimensional: ``exp(-y²) R(y)``, with
+    ``R`` rational in y up to 4 and in 1/y² beyond. ``exp(-y²)`` is ``exp(-s²) exp(-(y -
+    s)(y + s))`` with ``s = trunc(16 y) / 16``, whose square is exact, so the rounding of y²
+    costs nothing."""
     out = np.zeros_like(y)
-    mid, tail = y <= 4, (y > 4) & (y < _ERFC_UNDERFLOW)
+    mid, tail = np.flatnonzero(y <= 4), np.flatnonzero((y > 4) & (y < _ERFC_UNDERFLOW))
     out[mid] = _ratio(y[mid], _ERFC_C, _ERFC_D)
-    inv_sq = 1 / (y[tail] * y[tail])
-    out[tail] = (0.56418958354775628695 - inv_sq * _ratio(inv_sq, _ERFC_P, _ERFC_Q)) / y[tail]
-    live = mid | tail
-    s = np.trunc(y[live] * 16) / 16
+    if tail.size:
+        inv_sq = 1 / (y[tail] * y[tail])
+        out[tail] = (0.56418958354775628695 - inv_sq * _ratio(inv_sq, _ERFC_P, _ERFC_Q)) / y[tail]
+        mid = np.concatenate([mid, tail])
+    live = y[mid]
+    s = np.trunc(live * 16) / 16
     with np.errstate(under="ignore"):  # from x = 26.55 on erfc is subnormal
-        out[live] *= np.exp(-s * s) * np.exp(-(y[live] - s) * (y[live] + s))
+        out[mid] *= np.exp(-s * s) * np.exp(-(live - s) * (live + s))
     return out
 
 
 def _split(x: Array) -> tuple[Array, Array, Array]:
-    """``x`` in float64, and the masks of |x| <= 0.46875 and |x| > 0.46875 (NaN in neither,
-    so it stays NaN)."""
-    x64 = np.asarray(x, dtype=np.float64)
-    return x64, np.abs(x64) <= _ERF_SMALL, np.abs(x64) > _ERF_SMALL
+    """``x`` in float64 and flat, and the positions of |x| <= 0.46875 and of |x| > 0.46875
+    (NaN in neither, so it stays NaN)."""
+    x64 = np.asarray(x, dtype=np.float64).reshape(-1)
+    size = np.abs(x64)
+    return x64, np.flatnonzero(size <= _ERF_SMALL), np.flatnonzero(size > _ERF_SMALL)
 
 
 def erf(x: Array) -> Array:
@@ -181,7 +190,7 @@ def erf(x: Array) -> Array:
     out = np.full_like(x64, np.nan)
     out[small] = _erf_small(x64[small])
     out[large] = np.copysign(1 - _erfc_large(np.abs(x64[large])), x64[large])
-    return _like(out, x)
+    return _like(out.reshape(np.shape(x)), x)
 
 
 def erfc(x: Array) -> Array:
@@ -193,7 +202,7 @@ def erfc(x: Array) -> Array:
     out[small] = 1 - _erf_small(x64[small])
     tail = _erfc_large(np.abs(x64[large]))
     out[large] = np.where(x64[large] < 0, 2 - tail, tail)
-    return _like(out, x)
+    return _like(out.reshape(np.shape(x)), x)
 
 
 def _like(out: Array, x: Array) -> Array:

@@ -2,6 +2,20 @@
 confusion matrix (`metrics`), the named recipes of the command line (`recipe`), and saving and
 resuming a run (`checkpoint`, over the guarded archive reader of `archive`)."""
 
-from .loop import EpochStats, TrainingDivergedError, batch_gradients, fit, train_epoch
+from .loop import (
+    EpochStats,
+    TrainingDivergedError,
+    batch_gradients,
+    fit,
+    keep_freed_memory,
+    train_epoch,
+)
 
-__all__ = ["EpochStats", "TrainingDivergedError", "batch_gradients", "fit", "train_epoch"]
+__all__ = [
+    "EpochStats",
+    "TrainingDivergedError",
+    "batch_gradients",
+    "fit",
+    "keep_freed_memory",
+    "train_epoch",
+]

@@ -17,6 +17,7 @@ save or plot::
 
 from __future__ import annotations
 
+import ctypes
 import math
 import sys
 import time
@@ -60,6 +61,33 @@ def blas_threads(limit: int | None) -> Iterator[bool]:
         return
     with threadpool_limits(limits=limit, user_api="blas"):
         yield True
+
+
+FREED_MEMORY_KEPT = 1 << 30
+"""Bytes of freed memory the C library may keep for the process (`keep_freed_memory`)."""
+
+
+def keep_freed_memory() -> bool:
+    """Ask the C library to keep the memory of freed arrays for the process's next arrays,
+    instead of handing it back to the system: glibc's ``mallopt`` with ``M_MMAP_THRESHOLD``
+    and ``M_TRIM_THRESHOLD`` at `FREED_MEMORY_KEPT` (1 GiB). The command line calls it.
+
+    A training step allocates and frees the same large temporaries (activations, gradients)
+    again and again. By default glibc maps each block over 128 KiB afresh and unmaps it when
+    freed, so every step faults its memory in again, page by page: on some machines a third of
+    a GPT iteration (docs/performance.md). PyTorch's allocator keeps its tensors' memory in the
+    same way. Returns whether it applied: False where the C library is not glibc (macOS,
+    Windows, musl), whose policy then stays.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
+    except (OSError, AttributeError):
+        return False
+    trim_threshold, mmap_threshold = -1, -3  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD (malloc.h)
+    kept = mallopt(mmap_threshold, FREED_MEMORY_KEPT) == 1
+    return kept and bool(mallopt(trim_threshold, FREED_MEMORY_KEPT) == 1)
 
 
 DIVERGENCE_FACTOR = 100.0
