@@ -61,6 +61,13 @@ def command_blocks() -> list[tuple[list[str], str]]:
     return found
 
 
+def final_loss(output: str) -> float:
+    """The loss on the whole validation split that a language model's run ends with."""
+    match = re.search(r"^final: iter \d+, val loss ([\d.]+) on the whole", output, re.M)
+    assert match, output
+    return float(match.group(1))
+
+
 def final_accuracies(output: str) -> tuple[float, float]:
     match = re.search(r"^final: train acc ([\d.]+)%, test acc ([\d.]+)%$", output, re.M)
     assert match, output
@@ -75,17 +82,29 @@ def test_the_readme_runs_these_commands() -> None:
         "python -m deeplearning train --help",
         "python -m deeplearning train --model lenet5 --batchnorm --dropout 0.1 "
         "--weight-decay 5e-4 --save lenet5.npz --plot lenet5.png",
+        "python -m deeplearning train --model gpt --dataset tinyshakespeare --n-layer 4 "
+        "--n-head 4 --n-embd 128 --block-size 64 --batch-size 12 --iters 2000 --lr 1e-3 "
+        "--min-lr 1e-4 --warmup-iters 100 --weight-decay 0.1 --beta2 0.99 --dropout 0 --no-bias "
+        "--grad-clip 1.0 --eval-interval 250 --eval-iters 20 --save gpt.npz --plot gpt.png",
+        "python -m deeplearning sample gpt.npz --prompt ROMEO: --tokens 500 --temperature 0.8 "
+        "--top-k 200 --seed 0",
+        "python -m deeplearning evaluate gpt.npz",
+        "python -m deeplearning train --model mlp --dataset names --block-size 3 --n-embd 10 "
+        "--hidden 200 --batch-size 32 --iters 200000 --optimizer sgd --lr 0.1 --min-lr 0.01 "
+        "--lr-schedule step --lr-drop-at 100000 --save mlp.npz",
     ]
 
 
 @pytest.mark.slow
 def test_readme_commands_run_verbatim_and_print_what_it_shows(
-    mnist_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mnist_root: Path, text_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each command of the README, as written, in a fresh folder: it succeeds, prints the
-    README's lines before the first epoch, and ends within half a point of its accuracies
-    (another NumPy or BLAS may round differently in the last bits)."""
+    README's lines before the first epoch (or evaluation), and ends within half a point of its
+    accuracies, or 0.01 of its losses (another NumPy or BLAS may round differently in the last
+    bits). About 10 minutes on 2 cores: the baby GPT's 2,000 iterations take half of it."""
     pytest.importorskip("matplotlib", reason="--plot needs the `train` extra")
+    assert mnist_root == text_root, "the README's commands read one DEEPLEARNING_DATA"
     monkeypatch.setenv("DEEPLEARNING_DATA", str(mnist_root))
     for commands, shown in command_blocks():
         for command in commands:
@@ -97,13 +116,18 @@ def test_readme_commands_run_verbatim_and_print_what_it_shows(
             if command.endswith("--help"):
                 assert "usage: deeplearning train" in result.stdout
             if " evaluate " in command:
-                assert "test accuracy" in result.stdout.lower()
+                assert re.search("test accuracy|val loss", result.stdout.lower()), result.stdout
+            if " sample " in command:
+                assert result.stdout.startswith("ROMEO:") and len(result.stdout) > 500
         if shown and "final:" in shown:
-            header = shown.split("epoch   1")[0].strip().splitlines()
+            header = re.split(r"^(?:epoch   1|iter 0:|\.\.\.$)", shown, flags=re.M)[0]
             printed = result.stdout.splitlines()
-            for line in header:
-                if line.strip() != "...":
-                    assert line in printed, f"{commands[-1]}: missing {line!r}"
+            for line in header.strip().splitlines():
+                assert line in printed, f"{commands[-1]}: missing {line!r}"
+            if "final: iter" in shown:
+                assert final_loss(result.stdout) == pytest.approx(final_loss(shown), abs=0.01)
+                continue
             for ours, theirs in zip(final_accuracies(result.stdout), final_accuracies(shown)):
                 assert ours == pytest.approx(theirs, abs=0.5)
     assert (tmp_path / "mnist.npz").is_file() and (tmp_path / "lenet5.png").is_file()
+    assert (tmp_path / "gpt.npz").is_file() and (tmp_path / "mlp.npz").is_file()
