@@ -151,7 +151,7 @@ def test_a_resumed_run_goes_on_bit_for_bit(
 
     monkeypatch.setattr(text_commands, "save_text_checkpoint", stop_after_iteration_10)
     assert train(data_dir, *command, "--save", str(part), "--json", str(tmp_path / "p.json")) == 130
-    assert "interrupted after iteration 10. " in capsys.readouterr().err
+    assert "interrupted; the last evaluation was at iteration 10. " in capsys.readouterr().err
     monkeypatch.setattr(text_commands, "save_text_checkpoint", saving)
     resumed = ["--iters", "30", "--save", str(part), "--json", str(tmp_path / "p.json"), "--quiet"]
     assert train(data_dir, "--resume", str(part), *resumed) == 0
@@ -192,7 +192,7 @@ def test_ctrl_c_is_one_line(
 
     monkeypatch.setattr(text_commands, "train_language_model", interrupted)
     assert train(data_dir, "--model", "rnn", "--quiet") == 130
-    assert capsys.readouterr().err == "interrupted after iteration 0.\n"
+    assert capsys.readouterr().err == "interrupted; the last evaluation was at iteration 0.\n"
 
 
 BAD = [

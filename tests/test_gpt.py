@@ -392,7 +392,7 @@ def test_the_same_rng_gives_the_same_text_on_both_paths() -> None:
 
 
 def test_sampling_follows_the_softmax_and_top_k() -> None:
-    from deeplearning.core.gpt_base import sample
+    from deeplearning.core.sampling import sample
 
     logits = np.log(np.array([[0.1, 0.2, 0.3, 0.4]] * 20_000))
     draws = sample(logits, 1.0, None, np.random.default_rng(0)).ravel()

@@ -374,6 +374,8 @@ BAD_CONSTRUCTIONS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      "e.g. rng=0 or rng=np.random.default_rng(0)"),
     ("a seed that is a flag", lambda: MLP([4, 2], rng=True), TypeError,
      "rng must be a seed (an int >= 0), a numpy.random.Generator or None, got bool True"),
+    ("a negative seed", lambda: nn.Linear(4, 2, rng=-3), ValueError,
+     "rng must be a seed >= 0 (NumPy's generators take no negative seeds), got -3"),
     ("sizes as text", lambda: MLP("784-10"), TypeError,
      "MLP sizes must be a list of ints (inputs, hidden widths, outputs), got '784-10'; pass "
      "e.g. [784, 128, 10]"),

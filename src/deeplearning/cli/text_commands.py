@@ -41,7 +41,7 @@ from ..training.lm_checkpoint import (
 )
 from ..training.lm_loop import EvalRecord, evaluate_split, train_language_model
 from ..training.lm_recipe import TEXT_MODELS, TextRecipe
-from ..training.loop import TrainingDivergedError
+from ..training.loop import TrainingDivergedError, blas_threads
 from .outputs import check_outputs
 from .parser import UsageError, check_train_kind
 from .plots import require_matplotlib
@@ -66,18 +66,19 @@ SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 
 
 def is_text_run(args: argparse.Namespace) -> bool:
-    """Whether ``train``'s options ask for a language model: a text model or data set named,
-    or a ``--resume`` checkpoint of a language model's run."""
+    """Whether ``train``'s options ask for a language model: a text model named, a
+    ``--resume`` checkpoint of a language model's run, or a text data set named."""
     if args.model in TEXT_MODELS:
         return True
-    if args.model is None and args.dataset is not None:
-        return args.dataset in ("tinyshakespeare", "names")
-    if args.model is None and args.resume:
+    if args.resume:  # its kind first: the options that do not fit it are then refused
         try:
             with Archive(args.resume) as archive:
-                return "text_recipe" in archive.header
+                if "text_recipe" in archive.header:
+                    return True
         except (OSError, CheckpointError):
-            return False  # (the image trainer says what is wrong with it)
+            pass  # (the image trainer says what is wrong with it)
+    if args.model is None and args.dataset is not None:
+        return args.dataset in ("tinyshakespeare", "names")
     return False
 
 
@@ -89,6 +90,7 @@ def train_text(args: argparse.Namespace) -> int:
     say = (lambda *_: None) if args.quiet else print
     recipe, header = _recipe_and_header(args)
     assert recipe.iters is not None and recipe.batch_size is not None
+    _check_memory(recipe)
     check_outputs(args, 1, 1, numbered=False)
     try:
         data = recipe.load_data(args.data_dir)
@@ -137,9 +139,11 @@ def train_text(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         done = history[-1].iter if history else header["iter"]
-        print(f"interrupted after iteration {done}.{_kept(args, saved)}", file=sys.stderr)
+        print(f"interrupted; the last evaluation was at iteration {done}.{_kept(args, saved)}",
+              file=sys.stderr)  # fmt: skip
         return 130
-    loss = evaluate_split(model, data, "val")
+    with blas_threads(recipe.threads):  # as the evaluations during training
+        loss = evaluate_split(model, data, "val")
     print(f"final: iter {recipe.iters}, val loss {loss:.4f} on the whole validation split "
           f"({data.targets('val'):,} tokens)")  # fmt: skip
     if args.save and saved is not None:
@@ -158,21 +162,42 @@ def _recipe_and_header(args: argparse.Namespace) -> tuple[TextRecipe, dict[str, 
     given = {name: getattr(args, name) for name in TEXT_FIELDS if hasattr(args, name)}
     given = {name: value for name, value in given.items() if value is not None}
     header: dict[str, Any] = {"iter": 0}
+    saved = None
     if args.resume:
         header = read_text_resume_header(args.resume)
+        saved = TextRecipe.from_dict(dict(header["text_recipe"]))  # (checked by the reader)
+        _check_kept(saved, given)
+        if given.get("iters", saved.iters) <= header["iter"]:  # (before the other checks)
+            raise UsageError(
+                f"{args.resume} already holds iteration {header['iter']} of a {saved.iters}-"
+                f"iteration run: give --iters above {header['iter']} to train on"
+            )
     try:
-        if args.resume:
-            recipe = _resumed(TextRecipe.from_dict(dict(header["text_recipe"])), given)
-        else:
-            recipe = TextRecipe(**given)
+        recipe = _resumed(saved, given) if saved is not None else TextRecipe(**given)
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
-    if args.resume and (recipe.iters or 0) <= header["iter"]:
-        raise UsageError(
-            f"{args.resume} already holds iteration {header['iter']} of a {recipe.iters}-"
-            f"iteration run: give --iters above {header['iter']} to train on"
-        )
     return recipe, header
+
+
+def _check_memory(recipe: TextRecipe) -> None:
+    """Refuse a model whose weights, gradients and optimizer state (four float32 arrays the
+    size of its parameters, as Adam's) exceed this machine's memory, before anything is
+    built: the parameters are counted from their shapes (`TextRecipe.parameter_count`), with
+    one token for the vocabulary, which the data set tells later."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return  # (a system that does not say)
+    count = recipe.parameter_count(1)
+    need = 4 * np.dtype(np.float32).itemsize * count
+    if need > memory:
+        sizes = {"gpt": "--n-layer, --n-embd or --block-size", "mlp": "--n-embd, --hidden or "
+                 "--block-size"}.get(recipe.model, "--n-embd or --hidden")  # fmt: skip
+        raise UsageError(
+            f"this {recipe.model} has {count:,} parameters, which need {need / 2**30:,.1f} GiB "
+            f"for the weights, their gradients and the optimizer's state; this machine has "
+            f"{memory / 2**30:,.1f} GiB: give a smaller {sizes}"
+        )
 
 
 def _describe(
@@ -199,9 +224,9 @@ def _describe(
         )
 
 
-def _resumed(saved: TextRecipe, given: dict[str, Any]) -> TextRecipe:
-    """The recipe of a resumed run: the saved one with the options given, which may not
-    change what it keeps (`KEPT_ON_RESUME`; giving the saved value again is allowed)."""
+def _check_kept(saved: TextRecipe, given: dict[str, Any]) -> None:
+    """Refuse an option that would change what a resumed run keeps (`KEPT_ON_RESUME`; giving
+    the saved value again is allowed)."""
     for name, what in KEPT_ON_RESUME.items():
         if name in given and given[name] != getattr(saved, name):
             option = "--" + name.replace("_", "-")
@@ -210,6 +235,11 @@ def _resumed(saved: TextRecipe, given: dict[str, Any]) -> TextRecipe:
                 f"{getattr(saved, name)!r}: a resumed run keeps its {what}. Leave out {option}, "
                 "or start a new run (without --resume)"
             )
+
+
+def _resumed(saved: TextRecipe, given: dict[str, Any]) -> TextRecipe:
+    """The recipe of a resumed run: the saved one with the options given (`_check_kept`)."""
+    _check_kept(saved, given)
     values = {**saved.to_dict(), **given}
     if "iters" in given and "lr_drop_at" not in given and saved.lr_schedule == "step":
         values["lr_drop_at"] = saved.drop_at  # (the drop stays where the run had it)
@@ -238,7 +268,7 @@ def _diverged(error: TrainingDivergedError, recipe: TextRecipe) -> str:
         causes.append(f"--momentum {recipe.momentum:g}, which only grows the steps (give 0.9)")
     if recipe.model == "mlp" and recipe.init == "normal" and lr > 1:
         causes.append("N(0, 1) weights (--init normal) with a high rate saturate the tanh units")
-    return f"{error.what} at {error.at}: training diverged. Likely causes: " + "; ".join(causes)
+    return f"{error.what} at {error.at}: training diverged. Likely causes: {'; '.join(causes)}."
 
 
 def _kept(args: argparse.Namespace, saved: int | None) -> str:

@@ -17,18 +17,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.module import Module
-from ..training.archive import CheckpointError
+from ..training.archive import EDITED, CheckpointError
 from ..training.checkpoint import load_checkpoint
 from ..training.lm_checkpoint import header_tokenizer
 from ..training.lm_data import load_language_data
 from ..training.lm_loop import evaluate_split
+from ..training.loop import DEFAULT_BLAS_THREADS, blas_threads
 from .parser import UsageError
 
 SPLIT_NAMES = {"val": "validation", "test": "test"}
+MAX_SAMPLE_TOKENS = 100_000
+"""The most characters one ``sample`` draws: the text is printed once drawn, and each token
+costs a step of the model, so a count without bound would run (and grow) for ever."""
 
 
 def sample_text(args: argparse.Namespace) -> int:
     """``sample`` (this module's docstring): the prompt and the text drawn after it."""
+    if args.tokens > MAX_SAMPLE_TOKENS:
+        raise UsageError(
+            f"argument --tokens: at most {MAX_SAMPLE_TOKENS:,} characters, got {args.tokens:,}: "
+            "give fewer, or call the model's generate from Python for more"
+        )
     model, header = load_checkpoint(args.checkpoint)
     tokenizer = header_tokenizer(header, args.checkpoint)
     unknown = sorted(set(args.prompt) - set(tokenizer.chars))
@@ -45,9 +54,9 @@ def sample_text(args: argparse.Namespace) -> int:
         raise CheckpointError(
             f"{args.checkpoint} holds a {type(model).__name__}, which writes no text"
         )
-    tokens = generate(
-        [list(start)], args.tokens, temperature=args.temperature, top_k=args.top_k, rng=args.seed
-    )
+    with blas_threads(DEFAULT_BLAS_THREADS):  # one token's products are small, as training's
+        tokens = generate([list(start)], args.tokens, temperature=args.temperature,
+                          top_k=args.top_k, rng=args.seed)  # fmt: skip
     print(args.prompt + tokenizer.decode(tokens[0, len(start) :]))
     return 0
 
@@ -79,7 +88,8 @@ def evaluate_text(args: argparse.Namespace) -> int:
     print(f"{args.checkpoint}: {kind} ({type(model).__name__}){where}, {dataset}")
     for split in ("val", "test"):
         if split in data.splits:
-            loss = evaluate_split(model, data, split)
+            with blas_threads(DEFAULT_BLAS_THREADS):  # the threads training evaluated with
+                loss = evaluate_split(model, data, split)
             print(f"{split} loss: {loss:.4f} over the whole {SPLIT_NAMES[split]} split "
                   f"({data.targets(split):,} tokens)")  # fmt: skip
     return 0
@@ -87,11 +97,21 @@ def evaluate_text(args: argparse.Namespace) -> int:
 
 def _block_size(model: Module, header: Mapping[str, Any], path: object) -> int:
     """The windows (or contexts) the model was trained on: the header's ``block_size``, or
-    the model's own (a GPT's or an MLP's config)."""
-    size = header.get("block_size", getattr(model, "config", {}).get("block_size"))
+    the model's own (a GPT's or an MLP's config), which must agree with the run's
+    (``text_recipe``'s) and the model's."""
+    own = getattr(model, "config", {}).get("block_size")
+    size = header.get("block_size", own)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise CheckpointError(
             f"{path} does not say the block size the model was trained on (its header's "
             "block_size): save it with `train --save`"
         )
+    recipe = header.get("text_recipe")
+    for what, value in (("text_recipe's", recipe.get("block_size") if isinstance(recipe, dict)
+                         else None), ("the model's config's", own)):  # fmt: skip
+        if value is not None and value != size:
+            raise CheckpointError(
+                f"{path}: the header's block_size {size} is not the run's ({what} block_size "
+                f"{value}). {EDITED}"
+            )
     return size

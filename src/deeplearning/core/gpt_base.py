@@ -36,12 +36,12 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import kernels
 from .init import as_generator
 from .kv_cache import KVCache
 from .module import Module
+from .sampling import check_generate, extend, sample
 from .types import RNG, Array
-from .validation import check_dropout_probability, check_flag, check_int, check_number
+from .validation import check_dropout_probability, check_flag, check_int
 
 Blocks = Mapping[str, Callable[..., Any]]
 """A path's classes by role: ``"linear"``, ``"gelu"``, ``"dropout"``, ``"layernorm"``,
@@ -240,49 +240,21 @@ class GPTBase(Module):
         outgrows the block, the positions shift and each step reads the cropped context
         afresh, as without the cache, which gives the same tokens.
         """
-        where = f"{type(self).__name__}.generate"
-        indices = np.asarray(self.transformer.wte.check_indices(idx), dtype=np.int64)
-        if indices.ndim != 2 or indices.shape[1] < 1:
-            raise ValueError(
-                f"{where} expected a prompt of token indices of shape (B, T) with T >= 1, "
-                f"but got shape {indices.shape}; one prompt is idx.reshape(1, -1)"
-            )
-        check_int(max_new_tokens, "max_new_tokens", where, low=0, example="max_new_tokens=100")
-        check_number(temperature, "temperature", where, low=0, low_open=True,
-                     example="temperature=0.8")  # fmt: skip
-        if top_k is not None:
-            check_int(top_k, "top_k", where, example="top_k=200")
-        check_flag(cache, "cache", where)
+        prompts = check_generate(idx, max_new_tokens, temperature, top_k, type(self).__name__)
+        self.transformer.wte.check_indices(prompts)
+        check_flag(cache, "cache", f"{type(self).__name__}.generate")
         generator, was_training = as_generator(rng), self.training
         kv = KVCache(self) if cache else None
-        tokens = indices
+        tokens, start = extend(prompts, max_new_tokens), prompts.shape[1]
         self.eval()
         try:
-            for _ in range(max_new_tokens):
-                if kv is not None and tokens.shape[1] <= self.block_size:
-                    logits = kv.forward(tokens[:, kv.length :])  # the tokens not read yet
+            for t in range(start, start + max_new_tokens):  # tokens[:, :t] are known
+                if kv is not None and t <= self.block_size:
+                    logits = kv.forward(tokens[:, kv.length : t])  # the tokens not read yet
                 else:  # no cache, or the positions shift from here on: the model's own pass
                     kv = None
-                    logits = self.infer(tokens[:, -self.block_size :])[:, -1]
-                token = sample(logits, temperature, top_k, generator)
-                tokens = np.concatenate([tokens, token], axis=1)
+                    logits = self.infer(tokens[:, max(t - self.block_size, 0) : t])[:, -1]
+                tokens[:, t : t + 1] = sample(logits, temperature, top_k, generator)
         finally:
             self.train(was_training)
         return tokens
-
-
-def sample(
-    logits: Array, temperature: float, top_k: int | None, generator: np.random.Generator
-) -> Array:
-    """One token per row of ``logits`` (B, V): from ``softmax(logits / temperature)`` over the
-    ``top_k`` largest (ties at the k-th kept), by inverting the cumulative sum at a uniform
-    draw. Returns (B, 1) int64."""
-    scaled = logits.astype(np.float64) / temperature
-    if top_k is not None and top_k < scaled.shape[-1]:
-        kth = np.partition(scaled, -top_k, axis=-1)[:, -top_k, None]
-        scaled = np.where(scaled < kth, -np.inf, scaled)
-    probs = kernels.softmax(scaled, axis=-1)
-    cumulative = np.cumsum(probs, axis=-1)
-    draws = generator.random((len(probs), 1)) * cumulative[:, -1:]
-    token: Array = np.minimum((cumulative <= draws).sum(axis=-1), scaled.shape[-1] - 1)
-    return token.astype(np.int64).reshape(-1, 1)

@@ -18,11 +18,10 @@ layer path runs on arrays and the engine on tensors: the composition is written 
 A path's class names its building blocks (`BLOCKS`); the layer path adds the backward pass.
 One generator draws every weight in order, so one seed gives the same model on both paths.
 
-Generation (``generate``) samples one token at a time as the GPT does (`gpt_base.sample`): the
+Generation (``generate``) samples one token at a time as the GPT does (`sampling.sample`): the
 logits of the last position, divided by the temperature, cut to the ``top_k`` largest,
-softmax, one draw. The
-recurrent model carries its hidden state from token to token (its cache: each new token costs
-one step); the MLP reads the last ``block_size`` tokens each time.
+softmax, one draw. The recurrent model carries its hidden state from token to token (its
+cache: each new token costs one step); the MLP reads the last ``block_size`` tokens each time.
 """
 
 from __future__ import annotations
@@ -33,52 +32,19 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .gpt_base import sample
 from .grad_mode import grad_mode
 from .init import as_generator
 from .module import Module
+from .sampling import check_generate, check_token_batch, extend, sample
 from .tensor import Tensor
 from .types import RNG, Array
-from .validation import check_choice, check_int, check_number
+from .validation import check_choice, check_int
 
 LM_CELLS = ("rnn", "lstm", "gru")
 """The recurrent layers a `RecurrentLanguageModelBase` may use, by name."""
 MLP_INITS = ("normal", "default")
 """How `MLPLanguageModelBase` starts: every parameter ``N(0, 1)`` (makemore part 2), or the
 library's layers' own initialisation."""
-
-
-def check_generate(
-    idx: ArrayLike, max_new_tokens: int, temperature: float, top_k: int | None, who: str
-) -> Array:
-    """``generate``'s arguments checked before any work; returns ``idx`` as an int64 (B, T)
-    array with T >= 1 (the token ids themselves are checked by the embedding)."""
-    check_int(max_new_tokens, "max_new_tokens", who, low=0, example="max_new_tokens=100")
-    check_number(temperature, "temperature", who, low=0, low_open=True, example="temperature=0.8",
-                 why=" (0 would divide by zero; top_k=1 picks the likeliest token)")  # fmt: skip
-    if top_k is not None:
-        check_int(top_k, "top_k", who, example="top_k=200")
-    return check_token_batch(idx, who)
-
-
-def check_token_batch(idx: ArrayLike, who: str, length: int | None = None) -> Array:
-    """``idx`` as an int64 array (B, T) of token ids, T >= 1 (or T = ``length``): a TypeError
-    for a Tensor or floats, a ValueError for another shape."""
-    if isinstance(idx, Tensor):
-        raise TypeError(
-            f"{who} takes token ids as a NumPy integer array (B, T), not a Tensor, which holds "
-            "floats: pass e.g. np.array([[1, 2, 3]])"
-        )
-    array = np.asarray(idx)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"{who} takes integer token ids (B, T), got dtype {array.dtype}")
-    wanted = "T >= 1" if length is None else f"T = block_size = {length}"
-    if array.ndim != 2 or array.shape[1] < 1 or (length is not None and array.shape[1] != length):
-        raise ValueError(
-            f"{who} expected token ids of shape (B, T), {wanted}, but got {array.shape}. One "
-            "sequence is idx.reshape(1, -1)."
-        )
-    return array.astype(np.int64, copy=False)
 
 
 class _LanguageModel(Module):
@@ -108,7 +74,7 @@ class _LanguageModel(Module):
     ) -> Array:
         """``idx`` (B, T) followed by ``max_new_tokens`` sampled tokens: int64 (B, T + new).
 
-        Each new token is drawn by `gpt_base.sample` from the logits after the tokens so far, in
+        Each new token is drawn by `sampling.sample` from the logits after the tokens so far, in
         evaluation mode, recording no graph; ``rng`` (a seed or a generator) makes the draws
         repeatable: the same ``rng`` gives the same text, on either path.
         """
@@ -281,11 +247,10 @@ class MLPLanguageModelBase(_LanguageModel):
         self, idx: Array, max_new_tokens: int, temperature: float, top_k: int | None, rng: RNG
     ) -> Array:
         generator = as_generator(rng)
-        tokens = idx
-        for _ in range(max_new_tokens):
-            logits = self.infer(self.contexts(tokens))
-            new = sample(logits, temperature, top_k, generator)
-            tokens = np.concatenate([tokens, new], axis=1)
+        tokens, start = extend(idx, max_new_tokens), idx.shape[1]
+        for t in range(start, start + max_new_tokens):
+            logits = self.infer(self.contexts(tokens[:, :t]))
+            tokens[:, t : t + 1] = sample(logits, temperature, top_k, generator)
         return tokens
 
     def extra_repr(self) -> str:

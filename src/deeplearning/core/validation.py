@@ -131,13 +131,17 @@ def check_flag(value: Any, name: str, where: str) -> None:
 
 def check_rng(rng: object) -> None:
     """Refuse (TypeError) what `numpy.random.default_rng` would take for no seed: a seed is an
-    int (not a bool), a Generator, BitGenerator or SeedSequence, or None."""
+    int (not a bool), a Generator, BitGenerator or SeedSequence, or None; and (ValueError) a
+    negative int."""
     seeds = (int, np.integer, np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)
     if rng is not None and (isinstance(rng, bool) or not isinstance(rng, seeds)):
         raise TypeError(
             f"rng must be a seed (an int >= 0), a numpy.random.Generator or None, got "
             f"{type(rng).__name__} {rng!r}; pass e.g. rng=0 or rng=np.random.default_rng(0)"
         )
+    if isinstance(rng, (int, np.integer)) and rng < 0:
+        raise ValueError(f"rng must be a seed >= 0 (NumPy's generators take no negative "
+                         f"seeds), got {rng}; pass e.g. rng=0")  # fmt: skip
 
 
 def float_dtype(dtype: DTypeLike, who: str) -> np.dtype[Any]:

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..core.architectures import lenet5_layers, mlp_layers
 from ..core.atomic import atomic_write
@@ -47,7 +48,7 @@ from .archive import (
     check_resume_header,
     config_arguments,
 )
-from .lm_recipe import LANGUAGE_MODELS, LANGUAGE_SHAPES
+from .lm_recipe import LANGUAGE_MODELS, LANGUAGE_SHAPES, language_shapes
 from .recipe import ENGINES
 
 
@@ -232,16 +233,20 @@ def load_checkpoint(
     return model, header
 
 
-def build_model(header: Mapping[str, Any], shapes: Mapping[str, Shape] | None = None) -> Module:
+def build_model(
+    header: Mapping[str, Any],
+    shapes: Mapping[str, Shape] | None = None,
+    dtype: DTypeLike = np.float32,
+) -> Module:
     """A freshly initialised model of the class, path and ``config`` a header names (the
-    layers path where it names no ``engine``).
+    layers path where it names no ``engine``), its arrays of ``dtype``.
 
     The config is checked first (each size a positive int, ``batchnorm`` a bool, ``dropout`` in
     [0, 1), no unknown entries), and, given the ``shapes`` of the stored ``state_dict`` arrays,
     checked to imply exactly those arrays, so a header that declares a bigger model than its
     arrays is a `CheckpointError` before anything is allocated.
     """
-    return _builder(header, shapes)()
+    return _builder(header, shapes, dtype=dtype)()
 
 
 def implied_shapes(header: Mapping[str, Any]) -> dict[str, Shape]:
@@ -302,19 +307,20 @@ _SHAPE_BLOCKS = _ShapeBlocks(
 
 
 def _shapes_of(
-    cls: Callable[..., Module], arguments: dict[str, Any], source: object
+    cls: Callable[..., Module], arguments: dict[str, Any], source: object, most: int | None = None
 ) -> dict[str, Shape]:
     """The ``state_dict`` shapes of ``cls(**arguments)``, from the same layer lists the models
-    are built from (`mlp_layers`, `lenet5_layers`), with stand-in layers."""
+    are built from (`mlp_layers`, `lenet5_layers`), with stand-in layers; a config that
+    implies more than ``most`` arrays (the number stored) may be refused before listing them."""
     name = getattr(cls, "__name__", "")
-    if name in LANGUAGE_SHAPES:
-        return LANGUAGE_SHAPES[name](**arguments)
     if name == "TwoLayerMLP":
         fc1 = _linear(arguments["in_features"], arguments["hidden"])
         fc2 = _linear(arguments["hidden"], arguments["num_classes"])
         return {f"fc{i}.{k}": s for i, fc in ((1, fc1), (2, fc2)) for k, s in fc.items()}
     a = arguments
     try:
+        if name in LANGUAGE_SHAPES:
+            return language_shapes(name, arguments, most)
         if name == "MLP":
             layers = mlp_layers(
                 a["sizes"], a["activation"], a["batchnorm"], a["dropout"], 0, np.float32,
@@ -338,20 +344,24 @@ def _shapes_of(
 
 
 def _builder(
-    header: Mapping[str, Any], stored: Mapping[str, Shape] | None, source: object = "the checkpoint"
+    header: Mapping[str, Any],
+    stored: Mapping[str, Shape] | None,
+    source: object = "the checkpoint",
+    dtype: DTypeLike = np.float32,
 ) -> Callable[[], Module]:
     """Check the header's model (and, given the stored shapes, that its config implies exactly
     them); return what builds it."""
     cls = _model_class(header, source)
     arguments = config_arguments(cls, header, source)
-    expected = _shapes_of(cls, arguments, source)  # (also checks what the types do not)
+    most = None if stored is None else len(stored)
+    expected = _shapes_of(cls, arguments, source, most)  # (also checks what the types do not)
     if stored is not None and expected != dict(stored):
         raise CheckpointError(_config_mismatch(header, cls, expected, stored, source))
     config = dict(header.get("config", {}))
 
     def build() -> Module:
         try:
-            return cls(**config)
+            return cls(**config, dtype=dtype)
         except (ValueError, TypeError) as error:
             raise CheckpointError(f"{source}: cannot build its model: {error}") from error
 

@@ -28,10 +28,10 @@ from ..core.module import Module
 from ..core.types import PathLike
 from ..data.text import CharTokenizer
 from ..optim import Optimizer
-from .archive import EDITED, Archive, CheckpointError, check_rng_state
+from .archive import EDITED, Archive, CheckpointError, Shape, check_rng_state
 from .checkpoint import save_checkpoint
 from .lm_loop import EvalRecord
-from .lm_recipe import TextRecipe
+from .lm_recipe import TextRecipe, language_shapes
 
 RECORD_KEYS = ("iter", "train_loss", "val_loss", "seconds", "tokens_per_second")
 """The entries of an `EvalRecord`, in order."""
@@ -60,18 +60,27 @@ def save_text_checkpoint(
 
 def header_tokenizer(header: Mapping[str, Any], source: object) -> CharTokenizer:
     """The tokenizer a language model's checkpoint holds, or a `CheckpointError` saying the
-    file is not one."""
+    file is not one, or that its tokenizer is not one of as many characters as the model has
+    tokens (``config``'s ``vocab_size``)."""
     if "tokenizer" not in header:
         raise CheckpointError(
             f"{source} holds no tokenizer, so it is not a language model's checkpoint: give "
             "one written by `train --model gpt|rnn|lstm|gru|mlp --save`"
         )
     try:
-        return CharTokenizer.from_json(header["tokenizer"])
+        tokenizer = CharTokenizer.from_json(header["tokenizer"])
     except (TypeError, ValueError) as error:
         raise CheckpointError(
             f"{source}: the header's tokenizer is not valid: {error}. {EDITED}"
         ) from None
+    config = header.get("config")
+    vocab_size = config.get("vocab_size") if isinstance(config, dict) else None
+    if vocab_size is not None and vocab_size != tokenizer.vocab_size:
+        raise CheckpointError(
+            f"{source}: the header's tokenizer has {tokenizer.vocab_size} characters, but the "
+            f"model reads {vocab_size} tokens (its config's vocab_size). {EDITED}"
+        )
+    return tokenizer
 
 
 def read_text_resume_header(path: PathLike) -> dict[str, Any]:
@@ -84,15 +93,21 @@ def read_text_resume_header(path: PathLike) -> dict[str, Any]:
         If there is no such file.
     CheckpointError
         If the file is not a checkpoint, or its header lacks an entry or has one of the wrong
-        type or value.
+        type or value, or its recipe describes a model other than its arrays (compared by
+        shapes before any array is read or any model built).
     """
     with Archive(path) as archive:
         header = archive.header
+        entries = archive.entries.items()
+        stored = {
+            name[len("model.") :]: e.shape for name, e in entries if name.startswith("model.")
+        }
     if "text_recipe" not in header:
         what = "an image model's run" if "recipe" in header else "no training run"
         raise CheckpointError(
-            f"{path} holds {what}, not a language model's: resume it without --model gpt, "
-            "rnn, lstm, gru or mlp, or start a new run"
+            f"{path} holds {what}, not a language model's: to resume it, leave out the "
+            "language models' options (--model gpt|rnn|lstm|gru|mlp, --dataset "
+            "tinyshakespeare|names); or start a new run"
             if "recipe" in header
             else f"{path} holds {what}: only checkpoints written by `train --save` resume"
         )
@@ -101,12 +116,21 @@ def read_text_resume_header(path: PathLike) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"{path}: the header lacks {missing}, which resuming needs. {EDITED}")
     try:
-        TextRecipe.from_dict(dict(header["text_recipe"]))
+        recipe = TextRecipe.from_dict(dict(header["text_recipe"]))
     except (TypeError, ValueError) as error:
         raise CheckpointError(
             f"{path}: the header's text_recipe is not valid: {error}. {EDITED}"
         ) from None
-    header_tokenizer(header, path)
+    name, config = recipe.model_config(header_tokenizer(header, path).vocab_size)
+    try:
+        shapes: dict[str, Shape] | None = language_shapes(name, config, len(stored))
+    except ValueError:
+        shapes = None
+    if shapes != stored:
+        raise CheckpointError(
+            f"{path}: the header's text_recipe describes a model its arrays do not hold, a "
+            f"{name} of {config}. {EDITED}"
+        )
     iteration, history = header["iter"], header["history"]
     if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
         raise CheckpointError(f"{path}: the header's iter should be an int >= 0. {EDITED}")

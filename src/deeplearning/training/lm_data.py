@@ -81,12 +81,7 @@ class TokenStreams:
         self.splits = tuple(streams)
         self.tokens_per_example = block_size
         for split, data in streams.items():
-            if len(data) <= block_size:
-                raise ValueError(
-                    f"the {split} split has {len(data):,} tokens, too few for windows of "
-                    f"--block-size {block_size} (each needs block_size + 1): give a "
-                    f"--block-size below {len(data):,}"
-                )
+            check_split_length(data, split, block_size, "windows")
 
     def batch(self, split: str, batch_size: int, rng: np.random.Generator) -> tuple[Array, Array]:
         return get_batch(self.streams[split], batch_size, self.block_size, rng)
@@ -131,20 +126,31 @@ class ContextExamples:
         return len(self.examples[split][1])
 
 
+def check_split_length(data: Array, split: str, block_size: int, what: str) -> None:
+    """Refuse (ValueError) a split of no more than ``block_size`` tokens: a window (or context)
+    needs ``block_size + 1``, and a split of fewer than 2 tokens has none at any size."""
+    if len(data) < 2:
+        raise ValueError(
+            f"the {split} split has {len(data):,} tokens, too short for any window: it needs at "
+            "least 2 tokens (an input and its target); give a longer text"
+        )
+    if len(data) <= block_size:
+        raise ValueError(
+            f"the {split} split has {len(data):,} tokens, too few for {what} of --block-size "
+            f"{block_size} (each needs block_size + 1): give a --block-size below {len(data):,}"
+        )
+
+
 def names_stream(words: Sequence[str], tokenizer: CharTokenizer) -> Array:
     """The token ids of ``"." + w1 + "." + w2 + "." + ... + "."``: each name framed by the
     start/end token (`data.text.BOUNDARY`)."""
     return tokenizer.encode(BOUNDARY + "".join(word + BOUNDARY for word in words))
 
 
-def text_contexts(data: Array, block_size: int) -> tuple[Array, Array]:
+def text_contexts(data: Array, block_size: int, split: str = "given") -> tuple[Array, Array]:
     """Every position of ``data`` after the first ``block_size``, as an example: the
     ``block_size`` tokens before it (rows of a read-only view, not copies) and it."""
-    if len(data) <= block_size:
-        raise ValueError(
-            f"a split has {len(data):,} tokens, too few for contexts of --block-size "
-            f"{block_size}: give a --block-size below {len(data):,}"
-        )
+    check_split_length(data, split, block_size, "contexts")
     x = np.lib.stride_tricks.sliding_window_view(data[:-1], block_size)
     return x, data[block_size:]
 
@@ -177,7 +183,7 @@ def load_language_data(
         splits = {"train": text.train, "val": text.val}
         if contexts:
             return ContextExamples(
-                {split: text_contexts(data, block_size) for split, data in splits.items()},
+                {split: text_contexts(data, block_size, split) for split, data in splits.items()},
                 text.tokenizer,
             )
         return TokenStreams(splits, text.tokenizer, block_size)

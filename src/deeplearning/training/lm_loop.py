@@ -142,19 +142,26 @@ def batch_nll(model: Module, x: Array, y: Array) -> float:
     return float(-log_probs[np.arange(len(targets)), targets].sum())
 
 
+def mean_nll(model: Module, x: Array, y: Array) -> float:
+    """The mean negative log-likelihood of one batch (`batch_nll` over the targets)."""
+    return batch_nll(model, x, y) / y.size
+
+
 def estimate_loss(
     model: Module, data: LanguageData, batch_size: int, eval_iters: int, rng: np.random.Generator
 ) -> dict[str, float]:
     """nanoGPT's ``estimate_loss``: for the train and val splits, the mean of the mean losses
-    of ``eval_iters`` random batches (drawn from ``rng``, the train split's first), in
-    evaluation mode; the model's mode is restored after."""
+    of ``eval_iters`` random batches (drawn from ``rng``, the train split's first, one at a
+    time: each is measured before the next is drawn), in evaluation mode; the model's mode is
+    restored after."""
     was_training = model.training
     model.eval()
     try:
         losses = {}
         for split in EVAL_SPLITS:
-            batches = [data.batch(split, batch_size, rng) for _ in range(eval_iters)]
-            losses[split] = float(np.mean([batch_nll(model, x, y) / y.size for x, y in batches]))
+            batches = (data.batch(split, batch_size, rng) for _ in range(eval_iters))
+            means = (mean_nll(model, x, y) for x, y in batches)
+            losses[split] = float(np.fromiter(means, np.float64, eval_iters).mean())
     finally:
         model.train(was_training)
     return losses

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable
 
@@ -106,6 +107,18 @@ LANGUAGE_SHAPES: dict[str, Callable[..., dict[str, Shape]]] = {
 }
 """The ``state_dict`` shapes of each language model of `LANGUAGE_MODELS`, from its config
 (keywords), computed without building it (`checkpoint` checks a header with them)."""
+
+
+def language_shapes(
+    name: str, config: Mapping[str, Any], most: int | None = None
+) -> dict[str, Shape]:
+    """``LANGUAGE_SHAPES[name](**config)``, or a ValueError, before listing any, where the
+    config's ``n_layer`` alone implies more than ``most`` arrays: a header edited to
+    ``n_layer=10**12`` would otherwise have its reader list names for ever."""
+    layers = config.get("n_layer", 0)
+    if most is not None and isinstance(layers, int) and layers > most:
+        raise ValueError(f"n_layer={layers} implies more arrays than the {most} stored")
+    return LANGUAGE_SHAPES[name](**config)
 
 
 SCHEDULES = ("cosine", "step")
@@ -304,22 +317,39 @@ class TextRecipe:
             self.dataset, self.block_size, contexts=self.contexts, data_dir=data_dir
         )
 
-    def build_model(self, vocab_size: int, rng: np.random.Generator) -> Module:
-        """The model for ``vocab_size`` tokens on the recipe's path, its weights (and dropout
-        masks) drawn from ``rng``."""
-        models = LANGUAGE_MODELS[self.engine]
+    def model_config(self, vocab_size: int) -> tuple[str, dict[str, Any]]:
+        """The recipe's model for ``vocab_size`` tokens: its class's name (`LANGUAGE_MODELS`)
+        and its keywords (its ``config``)."""
         if self.model == "gpt":
-            return models["GPT"](
-                vocab_size, self.block_size, self.n_layer, self.n_head, self.n_embd,
-                self.dropout, self.bias, rng=rng,
-            )  # fmt: skip
+            return "GPT", {"vocab_size": vocab_size, "block_size": self.block_size,
+                           "n_layer": self.n_layer, "n_head": self.n_head, "n_embd": self.n_embd,
+                           "dropout": self.dropout, "bias": self.bias}  # fmt: skip
         if self.model == "mlp":
-            return models["MLPLanguageModel"](
-                vocab_size, self.block_size, self.n_embd, self.hidden, self.init, rng=rng
-            )
-        return models["RecurrentLanguageModel"](
-            vocab_size, self.n_embd, self.hidden, self.model, rng=rng
-        )
+            return "MLPLanguageModel", {"vocab_size": vocab_size, "block_size": self.block_size,
+                                        "n_embd": self.n_embd, "hidden": self.hidden,
+                                        "init": self.init}  # fmt: skip
+        return "RecurrentLanguageModel", {"vocab_size": vocab_size, "n_embd": self.n_embd,
+                                          "hidden": self.hidden, "cell": self.model}  # fmt: skip
+
+    def parameter_count(self, vocab_size: int) -> int:
+        """The model's parameters, from their shapes (`LANGUAGE_SHAPES`), building nothing: a
+        GPT's first block counted and multiplied by ``n_layer``, however large."""
+        name, config = self.model_config(vocab_size)
+
+        def count(**changed: Any) -> int:
+            shapes = LANGUAGE_SHAPES[name](**{**config, **changed})
+            return sum(math.prod(shape) for shape in shapes.values())
+
+        if name != "GPT":
+            return count()
+        body = count(n_layer=0)
+        return body + int(self.n_layer or 0) * (count(n_layer=1) - body)
+
+    def build_model(self, vocab_size: int, rng: np.random.Generator) -> Module:
+        """The model for ``vocab_size`` tokens on the recipe's path (`model_config`), its
+        weights (and dropout masks) drawn from ``rng``."""
+        name, config = self.model_config(vocab_size)
+        return LANGUAGE_MODELS[self.engine][name](**config, rng=rng)
 
     def build_optimizer(self, model: Module) -> Optimizer:
         """The optimizer over ``model.parameters()``: with weight decay, nanoGPT's two groups,
