@@ -65,9 +65,12 @@ def source_files(package_dir: Path) -> list[Path]:
     return sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def imported_names(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
-    """The absolute names of what ``module`` imports: for ``from X import a``, both ``X`` and
-    ``X.a`` (which of them is a module is for the caller to decide)."""
+def imported_names(
+    tree: ast.AST, module: str, is_package: bool, modules: set[str]
+) -> Iterator[str]:
+    """The absolute names of what ``module`` imports: for ``from X import a``, ``X.a`` where it
+    is one of ``modules`` (``from .. import layers`` imports the folder, not the root's
+    ``__init__``), and ``X`` otherwise (``a`` is a name inside ``X``)."""
     package = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -79,8 +82,9 @@ def imported_names(tree: ast.AST, module: str, is_package: bool) -> Iterator[str
                 base = ".".join([*base_parts, *([node.module] if node.module else [])])
             else:
                 base = node.module or ""
-            yield base
-            yield from (f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+            for alias in node.names:
+                name = f"{base}.{alias.name}"
+                yield name if name in modules else base
 
 
 def folder_of(module: str, folders: set[str]) -> str:
@@ -105,7 +109,7 @@ def collect_edges(package_dir: Path) -> Edges:
     for path in files:
         importer = module_name(path, package_dir)
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for name in imported_names(tree, importer, path.name == "__init__.py"):
+        for name in imported_names(tree, importer, path.name == "__init__.py", modules):
             if name not in modules:  # a name inside a module, or outside the package
                 continue
             source, target = folder_of(importer, folders), folder_of(name, folders)

@@ -197,11 +197,11 @@ class Archive:
             raise CheckpointError(f"{invalid}: 'header' is not JSON: {error})") from error
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             got = header.get("format") if isinstance(header, dict) else header
-            raise CheckpointError(f"{invalid}: its format should be {FORMAT!r}, got {_shown(got)})")
+            raise CheckpointError(f"{invalid}: its format should be {FORMAT!r}, got {shown(got)})")
         version = header.get("version")
         if not _is_int(version) or version != VERSION:
             raise CheckpointError(
-                f"{self.path} is a deeplearning checkpoint of format version {_shown(version)}, "
+                f"{self.path} is a deeplearning checkpoint of format version {shown(version)}, "
                 f"but this library reads version {VERSION}: load it with the version of "
                 "deeplearning that wrote it and re-save it, or train again"
             )
@@ -209,7 +209,7 @@ class Archive:
             if name in header and not isinstance(header[name], kind):
                 raise CheckpointError(
                     f"{self.path}: the header's {name!r} should be a {kind.__name__}, but is "
-                    f"{_shown(header[name])}. {EDITED}"
+                    f"{shown(header[name])}. {EDITED}"
                 )
         return header
 
@@ -293,7 +293,7 @@ def config_arguments(
     config = header.get("config", {})
     if not isinstance(config, dict):
         raise CheckpointError(
-            f"{source}: the header's 'config' should be a dict, but is {_shown(config)}. {EDITED}"
+            f"{source}: the header's 'config' should be a dict, but is {shown(config)}. {EDITED}"
         )
     name = getattr(cls, "__name__", str(cls))
     signature = inspect.signature(cls)
@@ -369,10 +369,10 @@ def check_resume_header(header: Mapping[str, Any], source: object = "the checkpo
     if not _is_int(epoch) or epoch < 1:
         raise CheckpointError(
             f"{source}: the header's 'epoch' should be the int >= 1 of the last finished epoch, "
-            f"but is {_shown(epoch)}. {EDITED}"
+            f"but is {shown(epoch)}. {EDITED}"
         )
     if not isinstance(history, list) or len(history) != epoch:
-        got = f"a list of {len(history)}" if isinstance(history, list) else _shown(history)
+        got = f"a list of {len(history)}" if isinstance(history, list) else shown(history)
         raise CheckpointError(
             f"{source}: the header's 'history' should be a list of the {epoch} epochs' "
             f"records (epoch {epoch} was the last), but is {got}. {EDITED}"
@@ -388,7 +388,7 @@ def _check_recipe(recipe: Any, source: object) -> None:
     if not isinstance(recipe, dict):
         raise CheckpointError(
             f"{source}: the header's 'recipe' should be a dict of `Recipe` entries, but is "
-            f"{_shown(recipe)}. {EDITED}"
+            f"{shown(recipe)}. {EDITED}"
         )
     defaults = {field.name: field.default for field in fields(Recipe)}
     counts = {field.name for field in fields(Recipe) if str(field.type).startswith("int")}
@@ -413,7 +413,7 @@ def _check_recipe(recipe: Any, source: object) -> None:
             expected = "a number" + (" or null" if default is None else "")
         if not ok:
             raise CheckpointError(
-                f"{source}: the header's recipe gives {key}={_shown(value)}, but {key} must be "
+                f"{source}: the header's recipe gives {key}={shown(value)}, but {key} must be "
                 f"{expected}. {EDITED}"
             )
 
@@ -423,20 +423,18 @@ def _check_record(record: Any, epoch: int, source: object) -> None:
     names = [field.name for field in fields(EpochStats)]
     where = f"{source}: the header's history[{epoch - 1}]"
     if not isinstance(record, dict) or sorted(record) != sorted(names):
-        got = f"the entries {sorted(record)}" if isinstance(record, dict) else _shown(record)
+        got = f"the entries {sorted(record)}" if isinstance(record, dict) else shown(record)
         raise CheckpointError(
             f"{where} should be an epoch's record with the entries {names}, but has {got}. {EDITED}"
         )
     if record["epoch"] != epoch or not _is_int(record["epoch"]):
         raise CheckpointError(
-            f"{where} should be epoch {epoch}'s record, but is {_shown(record['epoch'])}'s. "
-            f"{EDITED}"
+            f"{where} should be epoch {epoch}'s record, but is {shown(record['epoch'])}'s. {EDITED}"
         )
     for name in names[1:]:
         if not _is_real(record[name]):
             raise CheckpointError(
-                f"{where} gives {name}={_shown(record[name])}, but {name} must be a number. "
-                f"{EDITED}"
+                f"{where} gives {name}={shown(record[name])}, but {name} must be a number. {EDITED}"
             )
 
 
@@ -465,7 +463,7 @@ def check_rng_state(state: Any, source: object) -> None:
         raise CheckpointError(
             f"{source}: the header's 'rng_state' should be the state of NumPy's PCG64 generator "
             "(a dict with bit_generator 'PCG64', state {'state': int, 'inc': int}, has_uint32 "
-            f"and uinteger), but is {_shown(state)}. {EDITED}"
+            f"and uinteger), but is {shown(state)}. {EDITED}"
         )
 
 
@@ -482,7 +480,7 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _shown(value: Any, limit: int = 80) -> str:
+def shown(value: Any, limit: int = 80) -> str:
     """``value`` for a message: its type and (at most ``limit`` characters of) its repr."""
     text = repr(value)
     text = text if len(text) <= limit else text[: limit - 3] + "..."

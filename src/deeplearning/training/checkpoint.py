@@ -101,7 +101,7 @@ def save_checkpoint(
     arrays.update((f"model.{name}", value) for name, value in model.state_dict().items())
     if optimizer is not None:
         arrays.update((f"optimizer.{name}", v) for name, v in optimizer.state_dict().items())
-    _check_finite(arrays)
+    check_finite(arrays)
     with atomic_write(path) as stream:
         np.savez(stream, **arrays)  # type: ignore[arg-type]  # (stubs fear an allow_pickle key)
 
@@ -122,9 +122,9 @@ def _check_json(header: Mapping[str, Any]) -> None:
             ) from None
 
 
-def _check_finite(arrays: Mapping[str, Array]) -> None:
-    """Refuse (ValueError) an array of the model or optimizer that holds NaN or infinity,
-    naming it: `load_checkpoint` would refuse the file."""
+def check_finite(arrays: Mapping[str, Array], who: str = "save_checkpoint") -> None:
+    """Refuse (ValueError, its message opening with ``who``) an array of the model or
+    optimizer that holds NaN or infinity, naming it: `load_checkpoint` would refuse the file."""
     for name, value in arrays.items():
         if name == "header" or np.asarray(value).dtype.kind not in "fc":
             continue
@@ -132,7 +132,7 @@ def _check_finite(arrays: Mapping[str, Array]) -> None:
         if bad.any():
             first = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(
-                f"save_checkpoint: {name!r} holds {int(bad.sum()):,} NaN or infinite values of "
+                f"{who}: {name!r} holds {int(bad.sum()):,} NaN or infinite values of "
                 f"its {bad.size:,} (the first at index {first}): the weights are no longer "
                 "usable (did training diverge?), so nothing was written"
             )
