@@ -208,7 +208,7 @@ def test_python_dash_m_runs_the_cli() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "deeplearning", "--help"], capture_output=True, text=True, check=True
     )
-    assert "{train,evaluate,sample,bench}" in result.stdout
+    assert "{train,evaluate,sample,export,bench}" in result.stdout
 
 
 @pytest.mark.slow

@@ -1,11 +1,12 @@
-"""The command line: ``python -m deeplearning {train,evaluate,sample,bench}`` (also
+"""The command line: ``python -m deeplearning {train,evaluate,sample,export,bench}`` (also
 ``deeplearning``).
 
 What each command does: ``train`` builds the recipe's model, optimizer and schedule (or resumes
 a saved run), runs `fit` and saves, records and plots each epoch; ``evaluate`` rebuilds a
 checkpoint's model and measures it on its data set's test split; ``bench`` times epochs here
 and in PyTorch. A language model's ``train`` (``--model gpt|rnn|lstm|gru|mlp``) is
-`text_commands`'; its ``evaluate`` and ``sample`` are `text_sample`'s. The options, and the
+`text_commands`'; its ``evaluate`` and ``sample`` are `text_sample`'s; ``export`` (to ONNX,
+PyTorch or safetensors) is `export`'s. The options, and the
 checks of their values, are in `parser`; the checks of the files ``train`` writes in
 `outputs`.
 
@@ -17,6 +18,7 @@ Examples::
     python -m deeplearning evaluate mnist.npz
     python -m deeplearning train --model gpt --dataset tinyshakespeare --save gpt.npz
     python -m deeplearning sample gpt.npz --prompt "ROMEO:" --tokens 500
+    python -m deeplearning export mnist.npz --format onnx mnist.onnx
     python -m deeplearning bench
 """
 
@@ -46,6 +48,7 @@ from ..training.checkpoint import load_checkpoint, read_resume_header, save_chec
 from ..training.loop import EpochStats, TrainingDivergedError, fit, keep_freed_memory
 from ..training.metrics import confusion_matrix, predict
 from ..training.recipe import IMAGE_MODELS, WARMUP_START_FACTOR, Recipe
+from .export import export
 from .outputs import check_outputs
 from .parser import UsageError, build_parser, check_bench, check_train_kind
 from .plots import plot_training, require_matplotlib
@@ -77,6 +80,7 @@ OUT_OF_MEMORY = {
     "train": "use a smaller --model or --batch-size",
     "evaluate": "the checkpoint's model does not fit in this machine's memory",
     "sample": "the checkpoint's model does not fit in this machine's memory",
+    "export": "the checkpoint's model does not fit in this machine's memory",
     "bench": "use fewer --samples",
 }
 """What to do when a command runs out of memory, by command."""
@@ -95,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "sample":
             return sample_text(args)
+        if args.command == "export":
+            return export(args)
         check_bench(args)
         with busy_core(args.busy):
             report = _bench_report(args)

@@ -130,7 +130,7 @@ def _check_existing(name: str, option: str, kind: str, overwrite: bool = True) -
     own ``kind``; and a checkpoint unless ``overwrite``."""
     if not os.path.exists(name):
         return
-    summary = _checkpoint_summary(name) if option == "--save" else None
+    summary = checkpoint_summary(name) if option == "--save" else None
     if option == "--save":
         own = summary is not None
     elif option == "--json":
@@ -149,7 +149,7 @@ def _check_existing(name: str, option: str, kind: str, overwrite: bool = True) -
         )
 
 
-def _checkpoint_summary(name: str) -> str | None:
+def checkpoint_summary(name: str) -> str | None:
     """``"a checkpoint (TwoLayerMLP, epoch 5, test accuracy 97.94%)"`` if ``name`` is a
     checkpoint of this library (its archive and header are read, not its arrays); else None."""
     try:
@@ -196,7 +196,7 @@ def _describe(name: str) -> str:
     bytes say (`SIGNATURES`), else an empty, text or binary file."""
     if os.path.basename(name) in DATA_FILES:
         return f"a data set's file ({os.path.basename(name)}, as MNIST-style data sets name them)"
-    summary = _checkpoint_summary(name)
+    summary = checkpoint_summary(name)
     if summary is not None:
         return summary
     if _is_metrics(name):

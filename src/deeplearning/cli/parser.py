@@ -105,9 +105,10 @@ def _model(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``deeplearning {train,evaluate,bench}``: each subcommand's options, their
-    help and their types (each option's value checked as it is parsed); every parsed namespace
-    has ``command`` and ``command_parser`` (the subcommand's parser, for its usage errors)."""
+    """The parser of ``deeplearning {train,evaluate,sample,export,bench}``: each subcommand's
+    options, their help and their types (each option's value checked as it is parsed); every
+    parsed namespace has ``command`` and ``command_parser`` (the subcommand's parser, for its
+    usage errors)."""
     parser = argparse.ArgumentParser(
         prog="deeplearning",
         description="Train and evaluate networks written from scratch in NumPy.",
@@ -278,6 +279,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--top-k", type=_count(1), default=200, help="draw among this many likeliest tokens"
     )
     sample.add_argument("--seed", type=_count(0), default=0, help="the draws' seed")
+
+    export = commands.add_parser(
+        "export",
+        help="a checkpoint as ONNX, PyTorch or safetensors",
+        description="Convert a checkpoint written by `train --save` for another library: an "
+        "ONNX inference graph (the batch axis free), torch.save of the PyTorch module's "
+        "state_dict, or safetensors with the model's config (interop.load_model rebuilds it).",
+    )
+    export.set_defaults(command_parser=export)
+    export.add_argument("checkpoint", type=_path, help="a file written by `train --save`")
+    export.add_argument(
+        "--format", choices=("onnx", "torch", "safetensors"), required=True, help="what to write"
+    )
+    export.add_argument("output", type=_path, help="the file to write (.onnx, .pt, .safetensors)")
+    export.add_argument("--overwrite", action="store_true", help="replace a file there")
 
     bench = commands.add_parser(
         "bench",
