@@ -100,6 +100,8 @@ def test_bad_train_options_are_usage_errors(
 
 
 BAD_BENCH = [
+    (["--inference", "--gpt"], "--inference times its own workloads at one thread each"),
+    (["--inference", "--threads", "2"], "--inference times its own workloads at one thread"),
     (["--cnn", "--threads", "2"], "--cnn times its own thread settings and split"),
     (["--cnn", "--profile"], "--cnn times its own thread settings and split"),
     (["--gpt", "--cnn"], "--gpt times its own thread settings and split"),

@@ -37,6 +37,7 @@ import numpy as np
 from ..bench.baby_gpt import run_gpt_benchmark
 from ..bench.busy import BUSY_NOTE, busy_core
 from ..bench.cnn import run_cnn_benchmark
+from ..bench.inference import run_inference_benchmark
 from ..bench.mlp import run_benchmark, run_scaling
 from ..core.atomic import atomic_write
 from ..core.module import Module
@@ -308,6 +309,8 @@ def _bench_report(args: argparse.Namespace) -> str:
     """Run the benchmark the options choose; return its report."""
     if args.gpt:
         return run_gpt_benchmark(args.repeats).report()
+    if args.inference:
+        return run_inference_benchmark(args.repeats).report()
     if args.cnn:
         return run_cnn_benchmark(args.repeats, samples=args.samples).report()
     if args.scaling:

@@ -331,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
         "of 10 iterations each) instead of the MLP ones",
     )
     bench.add_argument(
+        "--inference",
+        action="store_true",
+        help="predictions per image (LeNet5, the two-layer MLP; batches of 1 and 256) here on "
+        "both paths, in PyTorch and in ONNX Runtime, one thread each, instead of training",
+    )
+    bench.add_argument(
         "--busy",
         action="store_true",
         help="with a second process spinning on one core all along, as on a busy machine",
@@ -409,6 +415,11 @@ def _add_text_options(group: argparse._ArgumentGroup) -> None:
 
 def check_bench(args: argparse.Namespace) -> None:
     """Refuse bench options that the chosen benchmark would ignore."""
+    if args.inference and (args.gpt or args.cnn or args.threads or args.profile or args.scaling):
+        raise UsageError(
+            "--inference times its own workloads at one thread each: leave out --gpt, --cnn, "
+            "--threads, --profile and --scaling"
+        )
     if args.gpt and (args.cnn or args.threads or args.profile or args.scaling):
         raise UsageError(
             "--gpt times its own thread settings and split: leave out --cnn, --threads, "
