@@ -13,10 +13,15 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def python_blocks(needing_data: bool) -> list[str]:
-    """The README's Python examples, in order: those that load a data set, or the others."""
+def python_blocks(needing_data: bool, graduation: bool = False) -> list[str]:
+    """The README's Python examples, in order: those that load a data set, or the others;
+    those that move a model to PyTorch and ONNX Runtime (`interop`), or the others."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
-    return [block for block in blocks if ("load_mnist(" in block) == needing_data]
+    return [
+        block
+        for block in blocks
+        if ("load_mnist(" in block) == needing_data and ("interop." in block) == graduation
+    ]
 
 
 def test_readme_examples_run_in_order(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,6 +38,28 @@ def test_readme_examples_run_in_order(capsys: pytest.CaptureFixture[str]) -> Non
     assert "loss after 200 steps" in out and "accuracy on the batch: 1.00" in out
     assert namespace["x"].grad.shape == (3, 4) and namespace["gxx"].shape == (3, 4)
     assert "engine: loss" in out and "accuracy 1.00" in out
+
+
+def test_the_graduation_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The block of "Graduation", in a fresh folder: PyTorch and ONNX Runtime give our outputs,
+    and the files it writes bring the same model back."""
+    for package in ("torch", "onnx", "onnxruntime"):
+        pytest.importorskip(package, reason="the `torch` and `interop` extras")
+    monkeypatch.chdir(tmp_path)
+    [block] = python_blocks(needing_data=False, graduation=True)
+    namespace: dict[str, Any] = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    out = capsys.readouterr().out
+    errors = re.findall(r"^(?:PyTorch|ONNX Runtime): (\S+)$", out, flags=re.M)
+    assert len(errors) == 2 and max(map(float, errors)) < 1e-5, out
+    assert "(1): BatchNorm1d(128" in out
+    model, x = namespace["model"], namespace["x"]
+    assert namespace["back"].engine == "autograd"
+    assert (namespace["same"].infer(x) == model.infer(x)).all()  # the same path: bit for bit
+    assert abs(namespace["back"].infer(x) - model.infer(x)).max() < 1e-5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.onnx", "mlp.safetensors"]
 
 
 @pytest.mark.slow
@@ -92,6 +119,9 @@ def test_the_readme_runs_these_commands() -> None:
         "python -m deeplearning train --model mlp --dataset names --block-size 3 --n-embd 10 "
         "--hidden 200 --batch-size 32 --iters 200000 --optimizer sgd --lr 0.1 --min-lr 0.01 "
         "--lr-schedule step --lr-drop-at 100000 --save mlp.npz",
+        "python -m deeplearning export lenet5.npz --format onnx lenet5.onnx",
+        "python -m deeplearning export lenet5.npz --format torch lenet5.pt",
+        "python -m deeplearning export gpt.npz --format safetensors gpt.safetensors",
     ]
 
 
@@ -104,6 +134,8 @@ def test_readme_commands_run_verbatim_and_print_what_it_shows(
     accuracies, or 0.01 of its losses (another NumPy or BLAS may round differently in the last
     bits). About 10 minutes on 2 cores: the baby GPT's 2,000 iterations take half of it."""
     pytest.importorskip("matplotlib", reason="--plot needs the `train` extra")
+    for package in ("torch", "onnx"):
+        pytest.importorskip(package, reason="export needs the `torch` and `interop` extras")
     assert mnist_root == text_root, "the README's commands read one DEEPLEARNING_DATA"
     monkeypatch.setenv("DEEPLEARNING_DATA", str(mnist_root))
     for commands, shown in command_blocks():
@@ -131,3 +163,5 @@ def test_readme_commands_run_verbatim_and_print_what_it_shows(
                 assert ours == pytest.approx(theirs, abs=0.5)
     assert (tmp_path / "mnist.npz").is_file() and (tmp_path / "lenet5.png").is_file()
     assert (tmp_path / "gpt.npz").is_file() and (tmp_path / "mlp.npz").is_file()
+    for exported in ("lenet5.onnx", "lenet5.pt", "gpt.safetensors"):
+        assert (tmp_path / exported).stat().st_size > 200_000, exported
