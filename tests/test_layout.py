@@ -60,10 +60,18 @@ def test_no_source_file_is_over_500_lines() -> None:
     assert not long, f"source files over {MAX_LINES} lines: {long}"
 
 
+OPTIONAL = {"deeplearning.interop.torch_modules": "torch"}
+"""The modules that import an optional extra at their top, and the package it is."""
+
+
 def all_modules() -> list[ModuleType]:
-    """Every module of the package, imported (``__main__`` aside: importing it runs the CLI)."""
+    """Every module of the package, imported (``__main__`` aside: importing it runs the CLI;
+    and those of `OPTIONAL` whose package is not installed)."""
     modules = [deeplearning]
     for info in pkgutil.walk_packages(deeplearning.__path__, prefix="deeplearning."):
+        needs = OPTIONAL.get(info.name)
+        if needs is not None and importlib.util.find_spec(needs) is None:
+            continue
         if info.name.rpartition(".")[2] != "__main__":
             modules.append(importlib.import_module(info.name))
     return modules

@@ -248,6 +248,36 @@ def test_load_model_refuses_an_unknown_engine(tmp_path: Path) -> None:
         load_model(tmp_path / "m.safetensors", engine="torch")
 
 
+def test_load_model_refuses_an_engine_the_metadata_makes_up(tmp_path: Path) -> None:
+    model = dl.TwoLayerMLP(12, 8, 4, rng=0)
+    metadata = {"format": "deeplearning", "model": "TwoLayerMLP", "engine": "gpu",
+                "config": json.dumps(model.config)}  # fmt: skip
+    write_safetensors(tmp_path / "m.safetensors", model.state_dict(), metadata)
+    message = r"m.safetensors: its metadata names the engine 'gpu'.*engine='layers'\)"
+    with pytest.raises(CheckpointError, match=message):
+        load_model(tmp_path / "m.safetensors")
+    assert isinstance(load_model(tmp_path / "m.safetensors", engine="autograd"), nn.TwoLayerMLP)
+
+
+def test_weights_that_are_not_finite_are_not_loaded(tmp_path: Path) -> None:
+    model = dl.TwoLayerMLP(12, 8, 4, rng=0)
+    arrays = _copies(model)
+    arrays["fc2.b"][1] = np.nan  # a file written by another program, or edited
+    write_safetensors(tmp_path / "m.safetensors", arrays, save_and_read_metadata(tmp_path, model))
+    before = _copies(model)
+    message = r"m.safetensors: 'fc2.b' holds 1 NaN or infinite values of its 4 .* Nothing was"
+    with pytest.raises(CheckpointError, match=message):
+        load_safetensors(model, tmp_path / "m.safetensors")
+    _assert_bits_equal(model.state_dict(), before)
+    with pytest.raises(CheckpointError, match=message):
+        load_model(tmp_path / "m.safetensors")
+
+
+def save_and_read_metadata(tmp_path: Path, model: Module) -> dict[str, str]:
+    save_safetensors(model, tmp_path / "first.safetensors")
+    return read_safetensors(tmp_path / "first.safetensors")[1]
+
+
 # -- the format: round trips ---------------------------------------------------------------------
 
 DTYPES = [np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64,
@@ -397,6 +427,10 @@ DAMAGED: dict[str, tuple[bytes, str]] = {
         r"cover 1,073,741,824 bytes of data, but 8 follow its header: the file is truncated",
     ),
     "huge-shape": (_raw({"w": _entry([2**40, 2**40], 0, 8)}, EIGHT), r"needs 4,835,703,278,458,"),
+    "axes-of-a-thousand-digits": (  # the bytes they need once had too many digits to print
+        _raw({"w": _entry([10**1000] * 100, 0, 4)}, EIGHT[:4]),
+        r"'w' has a shape NumPy cannot hold, list \[1000.*at most \d+ axes, each at most",
+    ),
     "size-zero-shape-numpy-cannot-hold": (
         _raw({"w": _entry([0, 2**70], 0, 0)}),
         r"'w' has a shape NumPy cannot hold",
@@ -457,8 +491,21 @@ def test_a_folder_or_a_missing_file_is_refused(tmp_path: Path) -> None:
         ({1: np.zeros(2)}, None, TypeError, r"tensor names are strings, got int 1"),
         ({"__metadata__": np.zeros(2)}, None, ValueError, r"no tensor may be named"),
         ({"w": np.zeros(2)}, {"epoch": 3}, TypeError, r"holds 'epoch': int 3"),
+        ([np.zeros(2)], None, TypeError, r"arrays maps names to arrays, got list"),
+        ({"w": np.zeros(2)}, "epoch 3", TypeError, r"metadata maps strings to strings, got str"),
+        ({"w": [[1], [1, 2]]}, None, ValueError, r"'w' is not an array \(.*inhomogeneous"),
     ],
-    ids=["strings", "complex", "objects", "name-not-a-string", "reserved-name", "metadata-int"],
+    ids=[
+        "strings",
+        "complex",
+        "objects",
+        "name-not-a-string",
+        "reserved-name",
+        "metadata-int",
+        "a-list",
+        "metadata-a-string",
+        "ragged",
+    ],
 )
 def test_what_the_format_cannot_hold_is_refused_and_nothing_is_written(
     tmp_path: Path, arrays: Any, metadata: Any, error: type[Exception], message: str
@@ -475,6 +522,40 @@ def test_a_header_over_the_limit_is_refused(
     with pytest.raises(ValueError, match=r"would be 104 bytes long, over the 64 a reader takes"):
         write_safetensors(tmp_path / "w.safetensors", {"w": np.zeros(2)}, {"note": "x" * 20})
     assert not list(tmp_path.iterdir())
+
+
+def test_a_path_that_is_not_a_file_name_is_refused_and_no_descriptor_is_closed(
+    tmp_path: Path,
+) -> None:
+    model = dl.TwoLayerMLP(12, 8, 4, rng=0)
+    save_safetensors(model, tmp_path / "m.safetensors")
+    with open(tmp_path / "m.safetensors", "rb") as stream:  # an int path was its descriptor
+        descriptor = stream.fileno()
+        for call in (lambda p: read_safetensors(p), lambda p: load_model(p),
+                     lambda p: load_safetensors(model, p), lambda p: save_safetensors(model, p),
+                     lambda p: write_safetensors(p, {"w": np.zeros(2)})):  # fmt: skip
+            for path in (descriptor, None, b"m.safetensors"):
+                with pytest.raises(TypeError, match=r"path must be a file name, a str or "):
+                    call(path)
+        os.fstat(descriptor)  # still open
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda p: load_safetensors("model", p), r"load_safetensors takes a model of this"),
+        (lambda p: load_safetensors(dl.ReLU(), p, strict="no"), r"strict must be True or False"),
+        (lambda p: save_safetensors({"w": np.zeros(2)}, p), r"save_safetensors takes a model"),
+    ],
+    ids=["load-into-a-string", "strict-a-string", "save-a-dict"],
+)
+def test_arguments_of_the_wrong_type_are_refused(
+    tmp_path: Path, call: Callable[[Path], Any], message: str
+) -> None:
+    save_safetensors(dl.TwoLayerMLP(12, 8, 4, rng=0), tmp_path / "m.safetensors")
+    with pytest.raises(TypeError, match=message):
+        call(tmp_path / "m.safetensors")
 
 
 def test_a_path_in_a_missing_folder_is_refused(tmp_path: Path) -> None:

@@ -239,12 +239,51 @@ class _Own(dl.Layer):
         return x * 2
 
 
+class _DoubledLinear(dl.Linear):  # a convertible class, but its own forward
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return super().forward(x) * 2
+
+
+class _DoubledSequential(nn.Sequential):
+    def forward(self, x: Any) -> Any:
+        return super().forward(x) * 2
+
+
+class _TheirDoubledLinear(tnn.Linear):
+    def forward(self, x: Any) -> Any:
+        return super().forward(x) * 2
+
+
+def _changed_since(change: str) -> Any:
+    """What to_torch made of an MLP, then changed by hand (its mark left on)."""
+    net = interop.to_torch(dl.MLP([3, 4, 2], rng=0))
+    if change == "a layer added":
+        net.append(tnn.Linear(2, 2))
+    else:  # its mark edited
+        setattr(net, interop.ORIGIN_ATTRIBUTE, {"model": "MLP", "config": {"sizes": [3, 5, 2]}})
+    return net
+
+
+def _without(*keys: str) -> Any:
+    """A nanoGPT-structured GPT whose state_dict lacks ``keys``."""
+    net = _nanogpt_like(n_head=2)
+    for key in keys:
+        module, _, name = key.rpartition(".")
+        delattr(net.get_submodule(module), name)
+        net.get_submodule(module).register_parameter(name, None)
+    return net
+
+
 REFUSED_BY_TO_TORCH: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("a module of one's own", lambda: dl.Sequential(dl.Linear(2, 3), _Own()), TypeError,
      "to_torch cannot convert '1' (_Own): it converts this library's layers and models"),
     ("nested", lambda: dl.Sequential(dl.Sequential(dl.ReLU(), _Own())), TypeError,
      "to_torch cannot convert '0.1' (_Own)"),
     ("not a module", lambda: np.zeros(3), TypeError, "to_torch takes a model of this library"),
+    ("a Linear of its own forward", lambda: dl.Sequential(_DoubledLinear(2, 3)), TypeError,
+     "to_torch cannot convert '0' (_DoubledLinear): it overrides the forward of Linear"),
+    ("a Sequential of its own forward", lambda: _DoubledSequential(nn.Linear(2, 3)), TypeError,
+     "to_torch cannot convert 'the model' (_DoubledSequential): it overrides the forward"),
 ]  # fmt: skip
 
 
@@ -274,7 +313,44 @@ REFUSED_BY_FROM_TORCH: list[tuple[str, Callable[[], Any], dict[str, Any], type[E
     ("an unknown path", lambda: tnn.ReLU(), {"engine": "numpy"}, ValueError, "engine"),
     ("not a module", lambda: {"0.weight": 1}, {}, TypeError,
      "from_torch takes a torch.nn.Module, got dict"),
+    ("a Linear of its own forward", lambda: tnn.Sequential(_TheirDoubledLinear(2, 2)), {},
+     TypeError, "from_torch cannot convert '0' (_TheirDoubledLinear): it overrides the forward"),
+    ("softmax along no dim", lambda: tnn.Softmax(), {}, ValueError,
+     "is Softmax with dim=None, which PyTorch resolves by the input's number of axes"),
+    ("bfloat16", lambda: tnn.Linear(2, 2).bfloat16(), {}, TypeError,
+     "'weight' is torch.bfloat16, which NumPy does not hold: convert the module first"),
+    ("no values", lambda: tnn.Linear(2, 2, device="meta"), {}, ValueError,
+     "'weight' is on the meta device, so it holds no values"),
+    ("to_torch's, a layer added", lambda: _changed_since("a layer added"), {}, ValueError,
+     "but has been changed since: '3' is Linear where that model has nothing"),
+    ("to_torch's, its mark edited", lambda: _changed_since("mark"), {}, ValueError,
+     "but has been changed since: '0.bias' is (4,) where that model has (5,)"),
+    ("nanoGPT without ln_f", lambda: _without("transformer.ln_f.weight"), {}, ValueError,
+     "arrays are not those of this library's GPT: it lacks ['transformer.ln_f.weight']"),
+    ("nanoGPT without wpe", lambda: _without("transformer.wpe.weight"), {}, ValueError,
+     "this nanoGPT-structured GPT has no transformer.wpe"),
+    ("nanoGPT's heads that do not divide", lambda: _nanogpt_heads(3), {}, ValueError,
+     "from_torch: cannot build the model of its sizes: "),
 ]  # fmt: skip
+
+
+def _nanogpt_heads(n_head: int) -> Any:
+    net = _nanogpt_like(n_head=2)
+    for block in net.transformer.h:
+        block.attn.n_head = n_head
+    return net
+
+
+def test_nanogpts_causal_mask_buffer_and_a_pair_of_ones_are_taken() -> None:
+    """nanoGPT registers its causal mask as a buffer ``attn.bias``; PyTorch writes a pooling's
+    dilation as given, 1 or (1, 1): neither changes what is computed."""
+    net = _nanogpt_like(n_head=2)
+    for block in net.transformer.h:
+        block.attn.register_buffer("bias", torch.ones(1, 1, 6, 6).tril())
+    idx = np.random.default_rng(0).integers(0, 11, (2, 6))
+    np.testing.assert_allclose(interop.from_torch(net).infer(idx), _theirs(net, idx), rtol=1e-10)
+    pool = interop.from_torch(tnn.MaxPool2d(2, dilation=(1, 1)))
+    assert pool.kernel_size == (2, 2)
 
 
 @pytest.mark.parametrize(("what", "module", "options", "error", "message"), REFUSED_BY_FROM_TORCH)

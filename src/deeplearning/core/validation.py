@@ -387,3 +387,15 @@ def as_indices(indices: Any, num_embeddings: int, where: str) -> Array:
             f"embeddings, got {bad[:5].tolist()} (negative indices do not count from the end)."
         )
     return array
+
+
+def non_finite(array: Array) -> tuple[int, tuple[int, ...]] | None:
+    """How many of ``array``'s values are NaN or infinite, and the index of the first; None
+    when all are finite or it holds no floating-point numbers. The callers word the error:
+    weights about to be saved or loaded, each a different story."""
+    if array.dtype.kind not in "fc":
+        return None
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return None
+    return int(bad.sum()), tuple(int(i) for i in np.argwhere(bad)[0])

@@ -54,6 +54,7 @@ from ..core.module import Module
 from ..core.tensor import Tensor
 from ..core.types import Array, PathLike
 from .extras import require
+from .interop_checks import check_path
 from .onnx_nodes import SEQUENCE_INPUTS, Graph, Node, emit, takes_tokens
 
 OPSET = 17
@@ -107,7 +108,8 @@ def to_onnx(model: Module, example_input: ArrayLike) -> Any:
         A module has no ONNX nodes here (its class and dotted name are named), a parameter is
         not float32, or ``example_input`` has the wrong dtype.
     ValueError
-        ``example_input`` does not fit the model (its shape).
+        ``example_input`` does not fit the model (its shape), is an empty batch, or holds NaN
+        or infinity.
     ImportError
         ``onnx`` is not installed: the message names the extra that installs it.
     """
@@ -116,11 +118,12 @@ def to_onnx(model: Module, example_input: ArrayLike) -> Any:
 
 def save_onnx(model: Module, path: PathLike, example_input: ArrayLike) -> None:
     """Write `to_onnx`'s graph of ``model`` to ``path``, atomically (`core.atomic`): the file
-    is whole or untouched. The model, the example and the path are all checked before any
-    file is written, with the errors of `to_onnx`, and an OSError for a path that cannot be
-    written (its folder is missing, say)."""
-    traced = _trace(model, example_input, "save_onnx")
+    is whole or untouched. The path, the model and the example are all checked before any
+    work, with the errors of `to_onnx`, a TypeError for a path that is not a str or Path, and
+    an OSError for a path that cannot be written (its folder is missing, say)."""
+    check_path(path, "save_onnx", "model.onnx")
     check_writable(path, "ONNX file")
+    traced = _trace(model, example_input, "save_onnx")
     proto = _model_proto(traced, "save_onnx")
     with atomic_write(path) as stream:
         stream.write(proto.SerializeToString())
@@ -175,6 +178,12 @@ def _example(example_input: ArrayLike, tokens: bool, who: str) -> Array:
     that reads them, of float32 numbers for any other."""
     example = example_input.data if isinstance(example_input, Tensor) else example_input
     array = np.asarray(example)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{who}: example_input must be a batch of real numbers (an array), but it is "
+            f"{type(example).__name__} of dtype {array.dtype}: pass e.g. x[:1] for one sample "
+            "of a data set x."
+        )
     if array.ndim == 0:
         raise ValueError(
             f"{who}: example_input must be a batch, its first axis the samples, but it is a "
@@ -189,6 +198,16 @@ def _example(example_input: ArrayLike, tokens: bool, who: str) -> Array:
         raise TypeError(
             f"{who}: example_input must hold float32 numbers, the graph's input type, but it "
             f"holds {array.dtype}: pass example_input.astype(np.float32)."
+        )
+    if array.shape[0] == 0:
+        raise ValueError(
+            f"{who}: example_input of shape {array.shape} is an empty batch, which checks "
+            "nothing of the model: pass at least one sample, e.g. x[:1]."
+        )
+    if not tokens and not np.isfinite(array).all():
+        raise ValueError(
+            f"{who}: example_input holds {int((~np.isfinite(array)).sum()):,} NaN or infinite "
+            "values, so the outputs it checks are no numbers: pass real samples, e.g. x[:1]."
         )
     return array
 

@@ -46,9 +46,11 @@ from .. import layers
 from ..autograd import nn as engine
 from ..core.module import Module, Sequential
 from ..core.validation import check_choice
+from ..training.archive import CheckpointError
 from ..training.checkpoint import build_model
 from ..training.recipe import ENGINES
 from .extras import require
+from .torch_checks import check_forward, check_keys, check_same_structure, check_tensors
 
 ORIGIN_ATTRIBUTE = "deeplearning_model"
 """The attribute of a converted PyTorch module that names the model it came from: a dict of
@@ -103,7 +105,8 @@ def to_torch(model: Module) -> Any:
         Without PyTorch (the ``torch`` extra).
     TypeError
         If ``model`` is not a Module, or holds one that has no PyTorch counterpart (a module
-        with a hand-written ``forward``), named by its place in the model.
+        with a hand-written ``forward``, a subclass of a layer whose ``forward`` is its own),
+        named by its place in the model.
     """
     torch = require("torch", "to_torch")
     if not isinstance(model, Module):
@@ -126,6 +129,7 @@ def _torch_module(module: Any, where: str, tnn: Any) -> Any:
     """The PyTorch module for ``module`` (at ``where`` in the model), its children converted
     in turn; its arrays are copied afterwards, by name."""
     name, config = type(module).__name__, getattr(module, "config", {})
+    check_forward(module, where, "to_torch", (Sequential, layers.Sequential, *_all_ours()))
     if name in LANGUAGE_MODELS and isinstance(module, _of_both(name)):
         from . import torch_modules
 
@@ -148,6 +152,14 @@ def _torch_module(module: Any, where: str, tnn: Any) -> Any:
         "library's layers and models, and a Sequential of them; for a module with its own "
         "forward, write it in PyTorch and copy its arrays (interop.torch_name gives each "
         "array's name in PyTorch and whether it is transposed)"
+    )
+
+
+def _all_ours() -> tuple[type, ...]:
+    """Every class of this library that `to_torch` converts, on both paths."""
+    named = [*LANGUAGE_MODELS, "TwoLayerMLP"]
+    return tuple(cls for name in named for cls in _of_both(name)) + tuple(
+        cls for classes, _ in _torch_layers(None) for cls in classes
     )
 
 
@@ -219,33 +231,55 @@ def from_torch(module: Any, engine: str = "layers") -> Module:
     ImportError
         Without PyTorch (the ``torch`` extra).
     TypeError
-        If ``module`` is not a ``torch.nn.Module``, or holds a module this library has no
-        counterpart for, named by its place.
+        If ``module`` is not a ``torch.nn.Module``, holds a module this library has no
+        counterpart for (or a subclass of a layer with its own ``forward``), named by its
+        place, or an array NumPy cannot hold (bfloat16, complex).
     ValueError
-        If a module uses an option this library lacks (its place and the option named).
+        If a module uses an option this library lacks (its place and the option named); an
+        array is on the ``meta`` device; a nanoGPT-structured GPT lacks arrays or has more;
+        or a module `to_torch` made has been changed since (a layer added, its mark edited).
+    All before any array is copied into the model.
     """
     torch = require("torch", "from_torch")
     check_choice(engine, "engine", "from_torch", tuple(PATHS))
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"from_torch takes a torch.nn.Module, got {type(module).__name__}")
-    state = {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()}
+    tensors = module.state_dict()
+    check_tensors(tensors, torch)
+    state = {key: value.detach().cpu().numpy() for key, value in tensors.items()}
     floats = [value for value in state.values() if value.dtype.kind == "f"]
     dtype = floats[0].dtype if floats else np.dtype(np.float32)
     origin = getattr(module, ORIGIN_ATTRIBUTE, None)
     model: Module
-    if isinstance(origin, dict):
-        model = build_model({**origin, "engine": engine}, dtype=dtype)
-    elif "transformer.wte.weight" in state:
-        model = build_model({"model": "GPT", "engine": engine,
-                             "config": nanogpt_config(module, state)}, dtype=dtype)  # fmt: skip
+    if isinstance(origin, dict) or "transformer.wte.weight" in state:
+        model = _built(module, state, origin, engine, dtype)
+        if isinstance(origin, dict):
+            with torch.device("meta"):  # its structure, allocating nothing
+                made = _torch_module(model, "", torch.nn)
+            check_same_structure(module, made, origin, ORIGIN_ATTRIBUTE)
     else:
         model = _our_module(module, "", torch.nn, PATHS[engine], dtype)
-    ours = {}
-    for name in model.state_dict():
-        key, transposed = torch_name(name)
-        ours[name] = state[key].T if transposed else state[key]
+    keys = {name: torch_name(name) for name in model.state_dict()}
+    check_keys({key for key, _ in keys.values()}, state, type(model).__name__)
+    ours = {
+        name: state[key].T if transposed else state[key] for name, (key, transposed) in keys.items()
+    }
     model.load_state_dict(ours)
     return model.train(bool(module.training))
+
+
+def _built(module: Any, state: dict[str, Any], origin: Any, engine: str, dtype: Any) -> Module:
+    """The model a module marked by `to_torch` names, or the GPT of a nanoGPT-structured one,
+    built; a ValueError if its config describes none this library builds."""
+    if isinstance(origin, dict):
+        header, what = {**origin, "engine": engine}, f"its {ORIGIN_ATTRIBUTE} attribute"
+    else:
+        config = nanogpt_config(module, state)
+        header, what = {"model": "GPT", "engine": engine, "config": config}, "its sizes"
+    try:
+        return build_model(header, dtype=dtype)
+    except CheckpointError as error:
+        raise ValueError(f"from_torch: cannot build the model of {what}: {error}") from None
 
 
 def nanogpt_config(module: Any, state: dict[str, Any]) -> dict[str, Any]:
@@ -265,20 +299,20 @@ def nanogpt_config(module: Any, state: dict[str, Any]) -> dict[str, Any]:
     if layers:
         attention = getattr(module.transformer.h[0], "attn", None)
 
-    def found(name: str, default: Any = None) -> Any:
+    def found(name: str, default: Any = None, kinds: tuple[type, ...] = (int, float)) -> Any:
         """The number ``name`` of the attention module or the config, if either has one."""
         for source in (attention, config):
             value = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, kinds) and not isinstance(value, bool):
                 return value
         return default
 
-    n_head = found("n_head")
+    n_head = found("n_head", kinds=(int,))
     if n_head is None:
         raise ValueError(
-            "from_torch: this nanoGPT-structured GPT does not say its number of heads: give "
-            "its attention modules an n_head attribute (nanoGPT's do), or the model a config "
-            "with n_head"
+            "from_torch: this nanoGPT-structured GPT does not say its number of heads (an int): "
+            "give its attention modules an n_head attribute (nanoGPT's do), or the model a "
+            "config with n_head"
         )
     head = getattr(module, "lm_head", None)
     if head is not None and head.weight is not module.transformer.wte.weight:
@@ -286,6 +320,12 @@ def nanogpt_config(module: Any, state: dict[str, Any]) -> dict[str, Any]:
             "from_torch: lm_head is not tied to transformer.wte (they are two Parameters); "
             "this library's GPT ties them, as nanoGPT does: tie them with "
             "model.transformer.wte.weight = model.lm_head.weight"
+        )
+    if "transformer.wpe.weight" not in state:
+        raise ValueError(
+            "from_torch: this nanoGPT-structured GPT has no transformer.wpe (its position "
+            "embedding), which this library's GPT adds to the token embedding: give the whole "
+            "module"
         )
     block_size = state["transformer.wpe.weight"].shape[0]
     return {"vocab_size": int(vocab_size), "block_size": int(block_size), "n_layer": len(layers),
@@ -295,15 +335,17 @@ def nanogpt_config(module: Any, state: dict[str, Any]) -> dict[str, Any]:
 
 def _our_module(module: Any, where: str, tnn: Any, path: Any, dtype: np.dtype[Any]) -> Any:
     """Our module for PyTorch's ``module`` (at ``where``), its arrays not yet copied."""
+    kinds = [kind for kind in type(module).__mro__ if kind.__module__.startswith("torch.nn")]
+    known = [kind for kind in kinds if kind is tnn.Sequential or kind.__name__ in _OUR_LAYERS]
+    if known:
+        check_forward(module, where, "from_torch", (known[0],), "the module")
     if isinstance(module, tnn.Sequential):
         return path.Sequential(*(
             _our_module(child, f"{where}.{key}" if where else key, tnn, path, dtype)
             for key, child in module.named_children()
         ))  # fmt: skip
-    for kind in type(module).__mro__:
-        build = _OUR_LAYERS.get(kind.__name__) if kind.__module__.startswith("torch.nn") else None
-        if build is not None:
-            return build(module, path, dtype, where or "the module")
+    if known:
+        return _OUR_LAYERS[known[0].__name__](module, path, dtype, where or "the module")
     raise TypeError(
         f"from_torch cannot convert {where or 'the module'!r} ({type(module).__name__}): it "
         f"converts PyTorch's {sorted(_OUR_LAYERS)} and nn.Sequentials of them, nanoGPT-structured "
@@ -317,10 +359,11 @@ def _require(where: str, module: Any, **wanted: Any) -> None:
     this library's layer computes with."""
     for option, value in wanted.items():
         actual = getattr(module, option)
-        if actual != value:
+        if actual != value and not (isinstance(value, int) and actual == (value, value)):
             raise ValueError(
                 f"from_torch: {where!r} is {module!r} with {option}={actual!r}; this library's "
-                f"{type(module).__name__} computes with {option}={value!r} only"
+                f"{type(module).__name__} computes with {option}={value!r} only: build the "
+                f"PyTorch module with {option}={value!r} and train it so, or leave it out"
             )
 
 
@@ -381,9 +424,16 @@ def _recurrent(name: str) -> Callable[..., Any]:
 
 
 def _only_layers(name: str, build: Callable[[Any, Any], Any]) -> Callable[..., Any]:
-    """A module the layer path has and the engine computes with a function instead."""
+    """A module the layer path has and the engine computes with a function instead; its
+    ``dim`` must be given (PyTorch's ``dim=None`` picks one by the input's number of axes)."""
 
     def checked(m: Any, path: Any, dtype: Any, where: str) -> Any:
+        if m.dim is None:
+            raise ValueError(
+                f"from_torch: {where!r} is {name} with dim=None, which PyTorch resolves by the "
+                f"input's number of axes (a deprecated default); this library's {name} takes "
+                f"one dim: build it with nn.{name}(dim=1) (or the axis it runs along)"
+            )
         if not hasattr(path, name):
             raise TypeError(
                 f"from_torch: {where!r} is {name}, which the engine has as a function, not a "

@@ -34,44 +34,34 @@ model you built. Files are written atomically (`core.atomic.atomic_write`).
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from io import BufferedReader
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..core.atomic import atomic_write
+from ..core.atomic import atomic_write, check_writable
 from ..core.module import Module
 from ..core.types import Array, PathLike
-from ..core.validation import check_choice
-from ..training.archive import CheckpointError, Shape, shown
+from ..core.validation import check_choice, check_flag
+from ..training.archive import CheckpointError, shown
 from ..training.checkpoint import build_model, check_finite
 from ..training.lm_recipe import LANGUAGE_MODELS
 from ..training.recipe import ENGINES
+from .interop_checks import check_finite_weights, check_model, check_path
+from .safetensors_header import CODES, DTYPES, METADATA, Tensor, check_layout, parse_header
 
-DTYPES = {
-    "BOOL": "|b1", "U8": "|u1", "I8": "|i1", "U16": "<u2", "I16": "<i2", "U32": "<u4",
-    "I32": "<i4", "U64": "<u8", "I64": "<i8", "F16": "<f2", "F32": "<f4", "F64": "<f8",
-}  # fmt: skip
-"""The dtypes read and written, by their name in a header, as little-endian NumPy dtypes.
-(The format has more, BF16 and 8-bit floats among them, which NumPy has no type for.)"""
-CODES = {np.dtype(dtype): code for code, dtype in DTYPES.items()}
-"""Each dtype of `DTYPES` by its NumPy dtype: the name a header gives it."""
 LENGTH_BYTES = 8
 """The header's length comes first, as an unsigned 64-bit little-endian integer."""
 MAX_HEADER_BYTES = 100_000_000
 """The longest header read or written (the ``safetensors`` package's limit too): a longer
 declared length is a damaged file, refused before anything is allocated."""
-METADATA = "__metadata__"
-"""The header's entry of string metadata (no tensor may take its name)."""
-TENSOR_KEYS = ("dtype", "shape", "data_offsets")
-"""What the header says of each tensor, no more, no less."""
 FORMAT = "deeplearning"
 """The metadata's ``format`` in a file `save_safetensors` writes."""
+EXAMPLE = "model.safetensors"
+"""A file name, for the messages."""
 
 
 # -- the format ---------------------------------------------------------------------------------
@@ -96,16 +86,19 @@ def write_safetensors(
     Raises
     ------
     TypeError
-        If a name, a metadata key or a metadata value is not a string, or an array's dtype is
-        not one of `DTYPES`.
+        If ``path`` is not a str or Path, ``arrays`` or ``metadata`` not a mapping, a name, a
+        metadata key or a metadata value not a string, or an array's dtype not one of
+        `DTYPES`.
     ValueError
-        If a tensor is named ``__metadata__``, or the header would be longer than
-        `MAX_HEADER_BYTES`.
+        If a tensor is named ``__metadata__`` or is not an array (nested lists of different
+        lengths), or the header would be longer than `MAX_HEADER_BYTES`.
     OSError
         If the path cannot be written (see `core.atomic.check_writable`).
 
     Nothing is written unless every check passes.
     """
+    check_path(path, "write_safetensors", EXAMPLE)
+    check_writable(path, "safetensors file")
     header: dict[str, Any] = {}
     if metadata is not None:
         header[METADATA] = _checked_metadata(metadata)
@@ -133,6 +126,11 @@ def write_safetensors(
 
 
 def _checked_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(metadata, Mapping):
+        raise TypeError(
+            f"write_safetensors: metadata maps strings to strings, got {shown(metadata)}; pass "
+            'e.g. {"note": "text"}, or None for none'
+        )
     for key, value in metadata.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError(
@@ -144,6 +142,11 @@ def _checked_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
 
 def _tensors_to_write(arrays: Mapping[str, ArrayLike]) -> dict[str, Array]:
     """The arrays by name, in the order of their names, each of its little-endian dtype."""
+    if not isinstance(arrays, Mapping):
+        raise TypeError(
+            f"write_safetensors: arrays maps names to arrays, got {shown(arrays)}; pass e.g. "
+            "model.state_dict() or {'w': np.zeros(3)}"
+        )
     for name in arrays:
         if not isinstance(name, str):
             raise TypeError(f"write_safetensors: tensor names are strings, got {shown(name)}")
@@ -154,7 +157,12 @@ def _tensors_to_write(arrays: Mapping[str, ArrayLike]) -> dict[str, Array]:
         )
     tensors = {}
     for name in sorted(arrays):
-        value = np.asarray(arrays[name])
+        try:
+            value = np.asarray(arrays[name])
+        except ValueError as error:  # (nested lists of different lengths)
+            raise ValueError(
+                f"write_safetensors: {name!r} is not an array ({error}); pass a NumPy array"
+            ) from None
         little = value.dtype.newbyteorder("<")
         if little not in CODES:
             raise TypeError(
@@ -163,17 +171,6 @@ def _tensors_to_write(arrays: Mapping[str, ArrayLike]) -> dict[str, Array]:
             )
         tensors[name] = value.astype(little, copy=False)
     return tensors
-
-
-@dataclass(frozen=True)
-class _Tensor:
-    """A tensor as the header declares it: its dtype and shape, and its bytes ``[begin, end)``
-    counted from the start of the data."""
-
-    dtype: np.dtype[Any]
-    shape: Shape
-    begin: int
-    end: int
 
 
 def read_safetensors(path: PathLike) -> tuple[dict[str, Array], dict[str, str]]:
@@ -196,6 +193,8 @@ def read_safetensors(path: PathLike) -> tuple[dict[str, Array], dict[str, str]]:
     ------
     FileNotFoundError
         If there is no such file.
+    TypeError
+        If ``path`` is not a str or Path (an int would be taken for a file descriptor).
     ValueError
         If the path is not a regular file, or the file is not a valid safetensors file:
         shorter than its header says, a header longer than `MAX_HEADER_BYTES`, not a JSON
@@ -204,14 +203,15 @@ def read_safetensors(path: PathLike) -> tuple[dict[str, Array], dict[str, str]]:
         gap, overlap, or leave bytes after them, a BOOL byte other than 0 or 1. Every check
         but the last comes before any array is allocated.
     """
+    check_path(path, "read_safetensors", EXAMPLE)
     if os.path.exists(path) and not os.path.isfile(path):  # a FIFO or device would never end
         raise ValueError(f"{path} is not a regular file, so it is not a safetensors file")
     size = os.path.getsize(path)
     with open(path, "rb") as stream:
         text = _header_text(stream, size, path)
-        metadata, tensors = _parse_header(text, path)
+        metadata, tensors = parse_header(text, path)
         in_order = sorted(tensors.items(), key=lambda item: (item[1].begin, item[1].end))
-        _check_layout(in_order, size - LENGTH_BYTES - len(text), path)
+        check_layout(in_order, size - LENGTH_BYTES - len(text), path)
         arrays = {name: _read_tensor(stream, name, tensor, path) for name, tensor in in_order}
     return arrays, metadata
 
@@ -238,105 +238,13 @@ def _header_text(stream: BufferedReader, size: int, path: PathLike) -> bytes:
     return stream.read(length)
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object as a dict, refusing a key given twice (`json.loads` keeps the last)."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"{key[:80]!r} is given twice in one object")
-        result[key] = value
-    return result
-
-
-def _parse_header(text: bytes, path: PathLike) -> tuple[dict[str, str], dict[str, _Tensor]]:
-    """The metadata and each tensor's declaration, checked one by one."""
-    try:
-        header = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_keys)
-    except (ValueError, RecursionError) as error:  # (UnicodeDecodeError is a ValueError)
-        raise ValueError(
-            f"{path}: its header is not a UTF-8 JSON object of unique names ({error}): the "
-            "file is damaged, or not a safetensors file"
-        ) from None
-    if not isinstance(header, dict):
-        raise ValueError(
-            f"{path}: its header should be a JSON object of tensors, but is {shown(header)}"
-        )
-    metadata = header.pop(METADATA, {})
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise ValueError(
-            f"{path}: its {METADATA!r} should map strings to strings, but is {shown(metadata)}"
-        )
-    return metadata, {name: _declared(name, info, path) for name, info in header.items()}
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _declared(name: str, info: Any, path: PathLike) -> _Tensor:
-    """One tensor's entry of the header: its dtype one of `DTYPES`, its shape a list of sizes,
-    its offsets ``[begin, end]`` spanning exactly the bytes the shape and dtype need."""
-    where = f"{path}: tensor {name[:80]!r}"
-    if not isinstance(info, dict) or sorted(info) != sorted(TENSOR_KEYS):
-        got = sorted(info)[:10] if isinstance(info, dict) else shown(info)
-        raise ValueError(f"{where} should be described by {list(TENSOR_KEYS)}, got {got}")
-    code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if not isinstance(code, str) or code not in DTYPES:
-        raise ValueError(
-            f"{where} has dtype {shown(code)}; this reader takes {list(DTYPES)}. NumPy has no "
-            "bfloat16 or 8-bit floats: convert such a tensor to F32 before saving it (in "
-            "PyTorch, tensor.float())"
-        )
-    if not isinstance(shape, list) or not all(_is_count(n) for n in shape):
-        raise ValueError(f"{where}: its shape should be a list of sizes >= 0, got {shown(shape)}")
-    if not (
-        isinstance(offsets, list)
-        and len(offsets) == 2
-        and all(_is_count(n) for n in offsets)
-        and offsets[0] <= offsets[1]
-    ):
-        raise ValueError(
-            f"{where}: its data_offsets should be [begin, end] with 0 <= begin <= end, got "
-            f"{shown(offsets)}"
-        )
-    dtype = np.dtype(DTYPES[code])
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes != offsets[1] - offsets[0]:
-        raise ValueError(
-            f"{where} of shape {shown(shape)} and dtype {code} needs {nbytes:,} bytes, but its "
-            f"data_offsets {offsets} span {offsets[1] - offsets[0]:,}: the file is damaged"
-        )
-    return _Tensor(dtype, tuple(shape), offsets[0], offsets[1])
-
-
-def _check_layout(in_order: list[tuple[str, _Tensor]], data_bytes: int, path: PathLike) -> None:
-    """The tensors, in the order of their offsets, cover the ``data_bytes`` after the header
-    exactly: each starts where the one before ends, and the last ends at the end of the file."""
-    position = 0
-    for name, tensor in in_order:
-        if tensor.begin != position:
-            what = "a gap after" if tensor.begin > position else "an overlap with"
-            raise ValueError(
-                f"{path}: tensor {name[:80]!r} starts at byte {tensor.begin:,} of the data, but "
-                f"the tensors before it end at byte {position:,}, {what} them: the tensors "
-                "must cover the data one after another. The file is damaged"
-            )
-        position = tensor.end
-    if position != data_bytes:
-        what = "the file is truncated" if position > data_bytes else "no tensor owns the rest"
-        raise ValueError(
-            f"{path}: its tensors cover {position:,} bytes of data, but {data_bytes:,} follow "
-            f"its header: {what}. The file is damaged"
-        )
-
-
-def _read_tensor(stream: BufferedReader, name: str, tensor: _Tensor, path: PathLike) -> Array:
+def _read_tensor(stream: BufferedReader, name: str, tensor: Tensor, path: PathLike) -> Array:
     """The next tensor of ``stream``: an array allocated to its shape (whose bytes the layout
     check has found in the file), its bytes read straight into it."""
     where = f"{path}: tensor {name[:80]!r}"
     try:
         array = np.empty(tensor.shape, tensor.dtype)
-    except ValueError as error:  # (a size-0 shape with a dimension over NumPy's limits)
+    except ValueError as error:  # (refused by the header's checks already, kept as a guard)
         raise ValueError(f"{where} has a shape NumPy cannot hold: {error}") from None
     received = stream.readinto(array.reshape(-1).data.cast("B"))
     if received != array.nbytes:
@@ -373,10 +281,16 @@ def save_safetensors(model: Module, path: PathLike) -> None:
     ValueError
         If an array holds NaN or infinity (the weights of a run that diverged).
     TypeError
-        If ``model.config`` cannot be written as JSON.
+        If ``model`` is not a Module, ``path`` not a str or Path, or ``model.config`` cannot
+        be written as JSON.
+    OSError
+        If the path cannot be written (see `core.atomic.check_writable`).
 
     Nothing is written unless every check passes.
     """
+    check_model(model, "save_safetensors")
+    check_path(path, "save_safetensors", EXAMPLE)
+    check_writable(path, "safetensors file")
     state = model.state_dict()
     check_finite(state, "save_safetensors")
     metadata = {"format": FORMAT, "model": type(model).__name__, "engine": model.engine}
@@ -417,14 +331,20 @@ def load_safetensors(model: Module, path: PathLike, strict: bool = True) -> Modu
     ------
     FileNotFoundError
         If there is no such file.
+    TypeError
+        If ``model`` is not a Module, or ``strict`` not a bool.
     ValueError
         If the file is not a valid safetensors file (see `read_safetensors`).
     CheckpointError
         If the arrays do not fit the model: the message lists the missing and unexpected
-        names, or names the first array of another shape. Every array is checked before any
-        is changed, so a refused file leaves the model as it was.
+        names, or names the first array of another shape; or an array holds NaN or infinity.
+        Every array is checked before any is changed, so a refused file leaves the model as
+        it was.
     """
+    check_model(model, "load_safetensors")
+    check_flag(strict, "strict", "load_safetensors")
     arrays, _ = read_safetensors(path)
+    check_finite_weights(arrays, path)
     try:
         model.load_state_dict(arrays, strict=strict)
     except ValueError as error:
@@ -463,8 +383,9 @@ def load_model(path: PathLike, engine: str | None = None) -> Module:
         another string (a TypeError if it is not one).
     CheckpointError
         If its metadata does not describe a model this library builds (a file of another
-        program, or of a model of your own: build the model and use `load_safetensors`), or
-        its config does not imply its arrays.
+        program, or of a model of your own: build the model and use `load_safetensors`), its
+        config does not imply its arrays, or an array holds NaN or infinity; all before the
+        model is built.
     """
     if engine is not None:
         check_choice(engine, "engine", "load_model", tuple(ENGINES))
@@ -486,9 +407,19 @@ def load_model(path: PathLike, engine: str | None = None) -> Module:
             f"{path}: its metadata's config is not JSON ({error}): the file was edited or "
             "damaged; save the model again with save_safetensors"
         ) from None
-    header = {"model": name, "engine": engine or metadata.get("engine", "layers"), "config": config}
+    path_named = engine or metadata.get("engine", "layers")
+    if path_named not in ENGINES:
+        raise CheckpointError(
+            f"{path}: its metadata names the engine {path_named!r}, not one of {list(ENGINES)}: "
+            "the file was edited; pass load_model(path, engine='layers') to choose the path"
+        )
+    check_finite_weights(arrays, path)
+    header = {"model": name, "engine": path_named, "config": config}
     floats = [value.dtype for value in arrays.values() if value.dtype.kind == "f"]
     shapes = {key: value.shape for key, value in arrays.items()}
-    model = build_model(header, shapes, dtype=floats[0] if floats else np.float32)
+    try:
+        model = build_model(header, shapes, dtype=floats[0] if floats else np.float32)
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: its metadata does not rebuild its model: {error}") from None
     model.load_state_dict(arrays)
     return model

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..core.module import Module
 from ..core.types import Array, PathLike
+from ..core.validation import non_finite
 from .loop import EpochStats
 from .recipe import Recipe
 
@@ -245,16 +246,15 @@ class Archive:
                 array: Array = np.lib.format.read_array(stream, allow_pickle=False)
         except _READ_ERRORS as error:
             raise self._unreadable(f"{name!r}: {error}") from error
-        if entry is not None and entry.dtype.kind == "f":
-            bad = ~np.isfinite(array)
-            if bad.any():
-                first = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise CheckpointError(
-                    f"{self.path}: {name!r} should hold finite numbers, but {int(bad.sum()):,} "
-                    f"of its {array.size:,} values are NaN or infinite (the first at index "
-                    f"{first}: {array[first]}). The run diverged before it was saved, or the "
-                    "file is damaged: load an earlier checkpoint"
-                )
+        found = non_finite(array) if entry is not None else None
+        if found is not None:
+            count, first = found
+            raise CheckpointError(
+                f"{self.path}: {name!r} should hold finite numbers, but {count:,} of its "
+                f"{array.size:,} values are NaN or infinite (the first at index {first}: "
+                f"{array[first]}). The run diverged before it was saved, or the file is "
+                "damaged: load an earlier checkpoint"
+            )
         return array
 
 

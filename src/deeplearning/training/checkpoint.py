@@ -35,6 +35,7 @@ from ..core.architectures import lenet5_layers, mlp_layers
 from ..core.atomic import atomic_write
 from ..core.module import Module
 from ..core.types import Array, PathLike
+from ..core.validation import non_finite
 from ..optim import Optimizer
 from .archive import (
     EDITED,
@@ -126,14 +127,11 @@ def check_finite(arrays: Mapping[str, Array], who: str = "save_checkpoint") -> N
     """Refuse (ValueError, its message opening with ``who``) an array of the model or
     optimizer that holds NaN or infinity, naming it: `load_checkpoint` would refuse the file."""
     for name, value in arrays.items():
-        if name == "header" or np.asarray(value).dtype.kind not in "fc":
-            continue
-        bad = ~np.isfinite(value)
-        if bad.any():
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
+        found = non_finite(np.asarray(value)) if name != "header" else None
+        if found is not None:
             raise ValueError(
-                f"{who}: {name!r} holds {int(bad.sum()):,} NaN or infinite values of "
-                f"its {bad.size:,} (the first at index {first}): the weights are no longer "
+                f"{who}: {name!r} holds {found[0]:,} NaN or infinite values of its "
+                f"{np.size(value):,} (the first at index {found[1]}): the weights are no longer "
                 "usable (did training diverge?), so nothing was written"
             )
 
