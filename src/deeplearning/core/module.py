@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .grad_mode import grad_mode, passes
+from .hooks import Hook, RemovableHandle, add_hook, call_with_hooks
 from .tensor import Tensor
 from .types import Array
 from .validation import check_flag
@@ -123,6 +124,9 @@ class Module:
     engine = "autograd"
     """The path that computes this module's gradients (a checkpoint records it)."""
 
+    _forward_hooks: dict[int, Hook] = {}  # noqa: RUF012  (read-only; an instance gets its own)
+    _backward_hooks: dict[int, Hook] = {}  # noqa: RUF012
+
     def __init__(self) -> None:
         self.training = True
         self._buffer_names: list[str] = []
@@ -149,7 +153,30 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._forward_hooks or self._backward_hooks:
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def register_forward_hook(self, hook: Hook) -> RemovableHandle:
+        """Run ``hook(module, args, output)`` after each forward of this module; a value it
+        returns replaces the output (`core.hooks`). Returns a handle: ``handle.remove()``."""
+        hooks = self._own_hooks("_forward_hooks")
+        return add_hook(hooks, hook, "register_forward_hook", "hook(module, args, output)")
+
+    def register_full_backward_hook(self, hook: Hook) -> RemovableHandle:
+        """Run ``hook(module, grad_input, grad_output)`` once each backward pass has the
+        gradients with respect to this module's inputs; a tuple it returns replaces
+        ``grad_input`` (`core.hooks`). Returns a handle: ``handle.remove()``."""
+        hooks = self._own_hooks("_backward_hooks")
+        signature = "hook(module, grad_input, grad_output)"
+        return add_hook(hooks, hook, "register_full_backward_hook", signature)
+
+    def _own_hooks(self, name: str) -> dict[int, Hook]:
+        """This module's own dict of hooks ``name`` (the class's empty one until a first)."""
+        if name not in vars(self):
+            object.__setattr__(self, name, {})
+        hooks: dict[int, Hook] = vars(self)[name]
+        return hooks
 
     def infer(self, x: Array) -> Array:
         """The output for a batch of arrays, as an array, recording no graph (the layer path

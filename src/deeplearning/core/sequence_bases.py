@@ -143,9 +143,9 @@ class RecurrentLanguageModelBase(_LanguageModel):
         the LSTM's is a pair (h, c)), and the state after the last token."""
         tokens = check_token_batch(idx, type(self).__name__)
         batch, steps = tokens.shape
-        x = self.embed.forward(tokens)
-        out, state = self.rnn.forward(x, state)
-        logits = self.head.forward(out.reshape(batch * steps, self.hidden))
+        x = self.embed(tokens)
+        out, state = self.rnn(x, state)
+        logits = self.head(out.reshape(batch * steps, self.hidden))
         return logits.reshape(batch, steps, self.vocab_size), state
 
     def forward(self, idx: ArrayLike) -> Any:
@@ -231,9 +231,9 @@ class MLPLanguageModelBase(_LanguageModel):
     def forward(self, idx: ArrayLike) -> Any:
         """The logits (B, V) of the token after each context of ``idx`` (B, block_size)."""
         contexts = check_token_batch(idx, type(self).__name__, self.block_size)
-        x = self.embed.forward(contexts)
+        x = self.embed(contexts)
         x = x.reshape(len(contexts), self.block_size * self.n_embd)
-        return self.head.forward(self.act.forward(self.fc.forward(x)))
+        return self.head(self.act(self.fc(x)))
 
     def contexts(self, idx: Array) -> Array:
         """The last ``block_size`` tokens of each row of ``idx`` (B, T), padded on the left

@@ -31,16 +31,49 @@ losses, where a mean over it would be 0 / 0, refuse it.
 
 from __future__ import annotations
 
-from typing import TypeVar
+import functools
+from typing import Any, Callable, TypeVar
 
 from numpy.typing import DTypeLike
 
 from ..core import module
+from ..core.hooks import refuse_replacement, run_backward_hooks, run_forward_hooks
 from ..core.module import Module
 from ..core.types import Array
 from ..core.validation import as_real_array
 
 _T = TypeVar("_T")
+
+
+def _with_hooks(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` (a layer's ``forward``, ``backward`` or ``backward_params``) running the
+    layer's hooks around it. A call made while the same layer's hooked call runs (a
+    ``super().forward``, a ``backward_params`` that calls ``backward``) runs them no second
+    time."""
+    forward = name == "forward"
+    running = "_in_forward_hooks" if forward else "_in_backward_hooks"
+
+    @functools.wraps(method)
+    def run(self: Layer, *args: Any, **kwargs: Any) -> Any:
+        hooks = self._forward_hooks if forward else self._backward_hooks
+        if not hooks or vars(self).get(running):
+            return method(self, *args, **kwargs)
+        object.__setattr__(self, running, True)
+        try:
+            result = method(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, running, False)
+        if forward:
+            return run_forward_hooks(self, args, result)
+        if name == "backward_params":  # no input gradient is computed: (None,)
+            new = run_backward_hooks(self, (None,), args)
+            refuse_replacement(self, (None,), new, "backward_params computes none")
+            return None
+        grads = result if isinstance(result, tuple) else (result,)
+        new = run_backward_hooks(self, grads, args)
+        return new if isinstance(result, tuple) else new[0]
+
+    return run
 
 
 class Layer(Module):
@@ -50,6 +83,17 @@ class Layer(Module):
     """
 
     engine = "layers"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap the ``forward``, ``backward`` and ``backward_params`` the subclass defines, so
+        that its hooks run around them (`core.hooks`); without hooks, one dict lookup."""
+        super().__init_subclass__(**kwargs)
+        for name in ("forward", "backward", "backward_params"):
+            if name in vars(cls):
+                setattr(cls, name, _with_hooks(name, vars(cls)[name]))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)  # the hooks run in forward itself
 
     def forward(self, x: Array) -> Array:
         """Compute the output for a batch ``x``; keep what `backward` needs."""
