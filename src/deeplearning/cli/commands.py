@@ -50,6 +50,7 @@ from ..training.loop import EpochStats, TrainingDivergedError, fit, keep_freed_m
 from ..training.metrics import confusion_matrix, predict
 from ..training.recipe import IMAGE_MODELS, WARMUP_START_FACTOR, Recipe
 from .export import export
+from .health_plots import draw_health, watch
 from .outputs import check_outputs
 from .parser import UsageError, build_parser, check_bench, check_train_kind
 from .plots import plot_training, require_matplotlib
@@ -127,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     check_train_kind(args, text=False)
-    if args.plot:
+    if args.plot or args.diagnostics:
         require_matplotlib()  # fail now, not after the last epoch
     say = (lambda *_: None) if args.quiet else print
     given = {name: value for name, value in vars(args).items() if name in RECIPE_FIELDS}
@@ -187,6 +188,8 @@ def _train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     saved = 0  # the last epoch this run saved
+    epochs = recipe.epochs - len(history)
+    monitor = watch(model, epochs * steps_per_epoch) if args.diagnostics else None
     try:
         for stats in fit(
             model, data, optimizer, epochs=recipe.epochs, batch_size=recipe.batch_size, rng=rng,
@@ -218,6 +221,8 @@ def _train(args: argparse.Namespace) -> int:
         predictions = predict(model, data.x_test)
         plot_training(args.plot, history, model, data.x_test, data.y_test, predictions, classes)
         say(f"wrote {args.plot}")
+    if monitor is not None:
+        draw_health(args.diagnostics, monitor, say)
     return 0
 
 

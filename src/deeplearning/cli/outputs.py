@@ -101,13 +101,14 @@ def check_outputs(
         if args.json:
             _claim(targets, check_writable(args.json, "--json file"), "--json")
             _check_existing(args.json, "--json", "a metrics file as --json writes it")
-        if args.plot:
-            try:
-                picture = PICTURES[plot_format(args.plot)][0]
-            except ValueError as error:
-                raise UsageError(f"argument --plot: {error}") from None
-            _claim(targets, check_writable(args.plot, "--plot file"), "--plot")
-            _check_existing(args.plot, "--plot", picture)
+        for option, path in (("--plot", args.plot), ("--diagnostics", args.diagnostics)):
+            if path:
+                try:
+                    picture = PICTURES[plot_format(path)][0]
+                except ValueError as error:
+                    raise UsageError(f"argument {option}: {error}") from None
+                _claim(targets, check_writable(path, f"{option} file"), option)
+                _check_existing(path, option, picture)
     except OSError as error:
         raise UsageError(str(error)) from None
 

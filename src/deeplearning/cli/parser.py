@@ -231,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
         "file there already must be a picture of that kind",
     )
     train.add_argument(
+        "--diagnostics",
+        type=_path,
+        metavar="PATH",
+        help="draw the run's health at the end, as PATH ends (.png, .svg or .pdf; needs "
+        "matplotlib): each activation's outputs and gradients, the percent saturated or dead, "
+        "and each weight's update-to-data ratio and gradient norm per step",
+    )
+    train.add_argument(
         "--json",
         type=_path,
         metavar="PATH",

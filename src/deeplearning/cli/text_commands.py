@@ -42,6 +42,7 @@ from ..training.lm_checkpoint import (
 from ..training.lm_loop import EvalRecord, evaluate_split, train_language_model
 from ..training.lm_recipe import TEXT_MODELS, TextRecipe
 from ..training.loop import TrainingDivergedError, blas_threads
+from .health_plots import draw_health, watch
 from .outputs import check_outputs
 from .parser import UsageError, check_train_kind
 from .plots import require_matplotlib
@@ -85,7 +86,7 @@ def is_text_run(args: argparse.Namespace) -> bool:
 def train_text(args: argparse.Namespace) -> int:
     """``train`` for a language model (this module's docstring)."""
     check_train_kind(args, text=True)
-    if args.plot:
+    if args.plot or args.diagnostics:
         require_matplotlib()  # fail now, not after the last iteration
     say = (lambda *_: None) if args.quiet else print
     recipe, header = _recipe_and_header(args)
@@ -119,6 +120,7 @@ def train_text(args: argparse.Namespace) -> int:
         own = os.path.samefile(args.resume, args.save)
     best = header["best_val_loss"] if own else float("inf")  # (a new file takes the first)
     saved = header["iter"] if own else None
+    monitor = watch(model, recipe.iters - header["iter"]) if args.diagnostics else None
     try:
         for record in train_language_model(
             model, data, optimizer, iters=recipe.iters, batch_size=recipe.batch_size, rng=rng,
@@ -152,6 +154,8 @@ def train_text(args: argparse.Namespace) -> int:
         window = next(data.eval_batches("val"))[0][0]
         plot_text_training(args.plot, history, model, window, tokenizer)
         say(f"wrote {args.plot}")
+    if monitor is not None:
+        draw_health(args.diagnostics, monitor, say)
     return 0
 
 

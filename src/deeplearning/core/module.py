@@ -196,6 +196,20 @@ class Module:
                 for i, item in enumerate(value):
                     yield f"{name}.{i}", item
 
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Yield ``(prefix, self)``, then ``(dotted name, module)`` for every sub-module, depth
+        first, as PyTorch orders them; a module reachable twice is yielded once."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{child}" if name else child, m) for child, m in module.children()]
+            stack.extend(reversed(children))
+
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Yield ``(dotted name, Parameter)`` for this module's parameters, then its children's;
         a parameter reachable twice (shared weights) is yielded once."""

@@ -13,6 +13,7 @@ weight ``fc1.W`` of the ``state_dict``, ``fc1/MatMul_3`` a value computed in ``f
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -128,7 +129,7 @@ def converter(module: Module, name: str, who: str) -> Converter:
     cls = type(module)
     for base in cls.__mro__:
         if base in CONVERTERS:
-            if cls.forward is not base.forward:
+            if inspect.unwrap(cls.forward) is not inspect.unwrap(base.forward):  # (hooks wrap)
                 raise TypeError(
                     f"{who} cannot export {where} ({cls.__name__}): it overrides the forward "
                     f"of {base.__name__}, and the graph would compute {base.__name__}'s "

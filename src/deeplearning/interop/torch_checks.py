@@ -5,6 +5,7 @@ since `to_torch` made it) or its arrays cannot be copied (bfloat16, the ``meta``
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -18,13 +19,18 @@ def check_forward(
     its dotted name ("" for the ``whole``)."""
     cls = type(module)
     base = next((base for base in cls.__mro__ if base in classes), None)
-    if base is not None and getattr(cls, "forward", None) is not getattr(base, "forward", None):
+    if base is not None and _own(cls) is not _own(base):
         raise TypeError(
             f"{who} cannot convert {where or whole!r} ({cls.__name__}): it overrides the "
             f"forward of {base.__name__}, and the converted module would compute "
             f"{base.__name__}'s instead; build it from {base.__name__} itself, or write the "
             "new forward on the other side and copy the arrays (interop.torch_name)"
         )
+
+
+def _own(cls: type) -> Any:
+    """The ``forward`` a class computes with, unwrapped from the layer path's hook runner."""
+    return inspect.unwrap(getattr(cls, "forward", None))  # type: ignore[arg-type]
 
 
 def check_tensors(tensors: Mapping[str, Any], torch: Any) -> None:

@@ -73,6 +73,7 @@ def _with_hooks(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         new = run_backward_hooks(self, grads, args)
         return new if isinstance(result, tuple) else new[0]
 
+    run.runs_hooks = True  # type: ignore[attr-defined]
     return run
 
 
@@ -85,12 +86,14 @@ class Layer(Module):
     engine = "layers"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Wrap the ``forward``, ``backward`` and ``backward_params`` the subclass defines, so
-        that its hooks run around them (`core.hooks`); without hooks, one dict lookup."""
+        """Wrap the ``forward``, ``backward`` and ``backward_params`` the subclass defines or
+        takes from a base of its own (one shared with the engine), so that its hooks run
+        around them (`core.hooks`); without hooks, the cost is one dict lookup."""
         super().__init_subclass__(**kwargs)
         for name in ("forward", "backward", "backward_params"):
-            if name in vars(cls):
-                setattr(cls, name, _with_hooks(name, vars(cls)[name]))
+            method = getattr(cls, name)  # its own, or one from a base shared with the engine
+            if not getattr(method, "runs_hooks", False):
+                setattr(cls, name, _with_hooks(name, method))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)  # the hooks run in forward itself
