@@ -1,35 +1,88 @@
-"""Every Python example in the README runs as written, and does what the README says."""
+"""Every Python example in the README and the docs runs as written, as a script and pasted
+line by line at the plain `python` prompt, and does what the text says."""
 
 from __future__ import annotations
 
+import code
 import re
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+# A ```python block right after this comment is a sketch that is not run; keep them few.
+NOT_RUN = "<!-- not run:"
+
+
+def blocks_of(path: Path) -> list[str]:
+    """The ```python blocks of a Markdown file, in order, less those marked as not run."""
+    found = re.findall(r"(<!--.*?-->\n)?```python\n(.*?)```", path.read_text("utf-8"), re.S)
+    return [block for comment, block in found if not comment.startswith(NOT_RUN)]
 
 
 def python_blocks(needing_data: bool, graduation: bool = False) -> list[str]:
     """The README's Python examples, in order: those that load a data set, or the others;
     those that move a model to PyTorch and ONNX Runtime (`interop`), or the others."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
     return [
         block
-        for block in blocks
+        for block in blocks_of(README)
         if ("load_mnist(" in block) == needing_data and ("interop." in block) == graduation
     ]
 
 
-def test_readme_examples_run_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+class Prompt(code.InteractiveConsole):
+    """The plain `python` prompt, fed a paste: line by line, so that a statement right after
+    an indented block, or a blank line inside one, fails as it does there. The prompt would
+    print each error and carry on; this one records them."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        super().__init__(locals=namespace, filename="<stdin>")
+        self.errors: list[str] = []
+
+    def showsyntaxerror(self, *args: Any, **kwargs: Any) -> None:
+        kind, error = sys.exc_info()[:2]
+        self.errors.append("".join(traceback.format_exception_only(kind, error)))
+
+    def showtraceback(self) -> None:
+        self.errors.append(traceback.format_exc())
+
+    def paste(self, block: str) -> None:
+        more = False
+        for line in block.splitlines():
+            more = self.push(line)
+        if more:  # a paste ending inside an indented block: the Enter that runs it
+            more = self.push("")
+        assert not more, "the paste leaves the prompt waiting for more:\n" + block
+        if self.errors:
+            pytest.fail("\n".join(self.errors) + "in the paste of:\n" + block)
+
+
+def run_blocks(blocks: list[str], how: str, source: Path) -> dict[str, Any]:
+    """Run `blocks` in order in one namespace, as a script or pasted at the prompt."""
     namespace: dict[str, Any] = {}
+    prompt = Prompt(namespace)
+    for block in blocks:
+        if how == "script":
+            exec(compile(block, str(source), "exec"), namespace)
+        else:
+            prompt.paste(block)
+    return namespace
+
+
+HOW = pytest.mark.parametrize("how", ["script", "paste"])
+
+
+@HOW
+def test_readme_examples_run_in_order(how: str, capsys: pytest.CaptureFixture[str]) -> None:
     blocks = python_blocks(needing_data=False)
     assert len(blocks) >= 3
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)
+    namespace = run_blocks(blocks, how, README)
     assert namespace["h"].shape == (32, 128) and namespace["dx"].shape == (32, 784)
     assert namespace["dlogits"].shape == (32, 10)
     assert namespace["loss"] < 0.05
@@ -40,17 +93,18 @@ def test_readme_examples_run_in_order(capsys: pytest.CaptureFixture[str]) -> Non
     assert "engine: loss" in out and "accuracy 1.00" in out
 
 
+@HOW
 def test_the_graduation_example_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The block of "Graduation", in a fresh folder: PyTorch and ONNX Runtime give our outputs,
     and the files it writes bring the same model back."""
     for package in ("torch", "onnx", "onnxruntime"):
         pytest.importorskip(package, reason="the `torch` and `interop` extras")
     monkeypatch.chdir(tmp_path)
-    [block] = python_blocks(needing_data=False, graduation=True)
-    namespace: dict[str, Any] = {}
-    exec(compile(block, str(README), "exec"), namespace)
+    blocks = python_blocks(needing_data=False, graduation=True)
+    assert len(blocks) == 1
+    namespace = run_blocks(blocks, how, README)
     out = capsys.readouterr().out
     errors = re.findall(r"^(?:PyTorch|ONNX Runtime): (\S+)$", out, flags=re.M)
     assert len(errors) == 2 and max(map(float, errors)) < 1e-5, out
@@ -63,14 +117,73 @@ def test_the_graduation_example_runs(
 
 
 @pytest.mark.slow
-def test_readme_data_examples_run(mnist_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@HOW
+def test_readme_data_examples_run(
+    how: str, mnist_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DEEPLEARNING_DATA", str(mnist_root))
     blocks = python_blocks(needing_data=True)
     assert blocks
     for block in blocks:
-        namespace: dict[str, Any] = {}
-        exec(compile(block, str(README), "exec"), namespace)
+        namespace = run_blocks([block], how, README)
         assert namespace["data"].x_train.shape == (60_000, 784)
+
+
+def check_graduation(namespace: dict[str, Any], out: str, folder: Path) -> None:
+    model, x = namespace["model"], namespace["x"]
+    for other in ("model2", "model3"):
+        assert abs(namespace[other].infer(x) - model.infer(x)).max() < 1e-5, other
+    assert {"lenet5.onnx", "weights.safetensors"} <= {p.name for p in folder.iterdir()}
+
+
+def check_phase2(namespace: dict[str, Any], out: str, folder: Path) -> None:
+    assert np.allclose(namespace["gxx"].data, 6 * namespace["x"].data)
+
+
+def check_phase3(namespace: dict[str, Any], out: str, folder: Path) -> None:
+    assert "196864 804096\n804096\n" in out  # the parameter count, by hand and by the model
+    errors = re.findall(r"'[\w.]+': ([-+.\deE]+)", out)
+    assert len(errors) >= 10 and max(map(float, errors)) < 1e-9, out
+
+
+# What each docs page's blocks claim: a page with Python blocks needs an entry here.
+DOC_CHECKS = {
+    "docs/graduation.md": check_graduation,
+    "docs/phase2.md": check_phase2,
+    "docs/phase3.md": check_phase3,
+}
+
+
+def docs_with_blocks() -> list[str]:
+    pages = [*ROOT.glob("*.md"), *ROOT.glob("docs/*.md")]
+    return sorted(
+        str(page.relative_to(ROOT)) for page in pages if page != README and blocks_of(page)
+    )
+
+
+def test_every_docs_page_with_python_blocks_is_checked() -> None:
+    assert docs_with_blocks() == sorted(DOC_CHECKS)
+
+
+@HOW
+@pytest.mark.parametrize("page", sorted(DOC_CHECKS))
+def test_docs_examples_run(
+    page: str,
+    how: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each page's blocks, in order in one session and in a fresh folder, run both ways and
+    print what the page says."""
+    blocks = blocks_of(ROOT / page)
+    assert blocks
+    if any("interop." in block for block in blocks):
+        for package in ("torch", "onnx"):
+            pytest.importorskip(package, reason="the `torch` and `interop` extras")
+    monkeypatch.chdir(tmp_path)
+    namespace = run_blocks(blocks, how, ROOT / page)
+    DOC_CHECKS[page](namespace, capsys.readouterr().out, tmp_path)
 
 
 def command_blocks() -> list[tuple[list[str], str]]:
