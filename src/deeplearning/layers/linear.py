@@ -38,6 +38,8 @@ class Linear(Layer):
         float32 by default; float64 for gradient checks. The input is converted to it
         (integers and booleans included); complex input is a TypeError.
 
+    Notes
+    -----
     Shapes: ``x`` (N, in_features) -> ``y`` (N, out_features); the parameters ``W``
     (in_features, out_features) and ``b`` (out_features,), with their gradients in ``W.grad``
     and ``b.grad`` (also ``dL_dW`` and ``dL_db``, the seed's names for the same arrays).
