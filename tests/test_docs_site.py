@@ -43,7 +43,7 @@ def test_links_are_pointed_at_the_sites_pages() -> None:
     )
     home = hooks.on_page_markdown("ignored", page("index.md"), {}, None)
     assert home.startswith("# deeplearning") and "](docs/" not in home
-    assert "![learning curves, confusion matrix" in home and "](mnist.png)" in home
+    assert "![LeNet5 trained here" in home and "](lenet5.png)" in home
 
 
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
@@ -57,7 +57,8 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     home = (site / "index.html").read_text(encoding="utf-8")
-    assert "Quick start: train MNIST" in home and 'href="tutorials/01_backprop_by_hand/"' in home
+    assert "The API at a glance" in home and 'href="tutorials/01_backprop_by_hand/"' in home
+    assert 'href="training/"' in home  # docs/training.md, linked from the README
     assert (site / "tutorials" / "03_autograd_engine" / "index.html").is_file()
     assert (site / "phase1" / "index.html").is_file()
     layers = (site / "reference" / "layers" / "index.html").read_text(encoding="utf-8")

@@ -26,14 +26,9 @@ def blocks_of(path: Path) -> list[str]:
     return [block for comment, block in found if not comment.startswith(NOT_RUN)]
 
 
-def python_blocks(needing_data: bool, graduation: bool = False) -> list[str]:
-    """The README's Python examples, in order: those that load a data set, or the others;
-    those that move a model to PyTorch and ONNX Runtime (`interop`), or the others."""
-    return [
-        block
-        for block in blocks_of(README)
-        if ("load_mnist(" in block) == needing_data and ("interop." in block) == graduation
-    ]
+def python_blocks() -> list[str]:
+    """The README's Python examples, in order (the API at a glance)."""
+    return blocks_of(README)
 
 
 class Prompt(code.InteractiveConsole):
@@ -80,53 +75,18 @@ HOW = pytest.mark.parametrize("how", ["script", "paste"])
 
 @HOW
 def test_readme_examples_run_in_order(how: str, capsys: pytest.CaptureFixture[str]) -> None:
-    blocks = python_blocks(needing_data=False)
-    assert len(blocks) >= 3
-    namespace = run_blocks(blocks, how, README)
-    assert namespace["h"].shape == (32, 128) and namespace["dx"].shape == (32, 784)
-    assert namespace["dlogits"].shape == (32, 10)
-    assert namespace["loss"] < 0.05
-    assert namespace["model"].evaluate(namespace["x_batch"], namespace["y_batch"]) == 1.0
-    out = capsys.readouterr().out
-    assert "loss after 200 steps" in out and "accuracy on the batch: 1.00" in out
-    assert namespace["x"].grad.shape == (3, 4) and namespace["gxx"].shape == (3, 4)
-    assert "engine: loss" in out and "accuracy 1.00" in out
-
-
-@HOW
-def test_the_graduation_example_runs(
-    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The block of "Graduation", in a fresh folder: PyTorch and ONNX Runtime give our outputs,
-    and the files it writes bring the same model back."""
-    for package in ("torch", "onnx", "onnxruntime"):
-        pytest.importorskip(package, reason="the `torch` and `interop` extras")
-    monkeypatch.chdir(tmp_path)
-    blocks = python_blocks(needing_data=False, graduation=True)
-    assert len(blocks) == 1
+    """The API at a glance: both paths memorise the batch, the seed's name is the gradient,
+    and the engine's second derivative of t³ is 6t."""
+    blocks = python_blocks()
+    assert len(blocks) == 2
     namespace = run_blocks(blocks, how, README)
     out = capsys.readouterr().out
-    errors = re.findall(r"^(?:PyTorch|ONNX Runtime): (\S+)$", out, flags=re.M)
-    assert len(errors) == 2 and max(map(float, errors)) < 1e-5, out
-    assert "(1): BatchNorm1d(128" in out
-    model, x = namespace["model"], namespace["x"]
-    assert namespace["back"].engine == "autograd"
-    assert (namespace["same"].infer(x) == model.infer(x)).all()  # the same path: bit for bit
-    assert abs(namespace["back"].infer(x) - model.infer(x)).max() < 1e-5
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.onnx", "mlp.safetensors"]
-
-
-@pytest.mark.slow
-@HOW
-def test_readme_data_examples_run(
-    how: str, mnist_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DEEPLEARNING_DATA", str(mnist_root))
-    blocks = python_blocks(needing_data=True)
-    assert blocks
-    for block in blocks:
-        namespace = run_blocks([block], how, README)
-        assert namespace["data"].x_train.shape == (60_000, 784)
+    losses = re.findall(r"^(layers|engine): loss ([\d.]+)$", out, flags=re.M)
+    assert [path for path, _ in losses] == ["layers", "engine"], out
+    assert all(float(loss) < 0.05 for _, loss in losses), out
+    assert namespace["fc1"].dL_dW is namespace["fc1"].W.grad
+    assert namespace["fc1"].W.grad.shape == (784, 128)
+    assert np.allclose(namespace["gg"].data, 6 * namespace["t"].data)
 
 
 def check_graduation(namespace: dict[str, Any], out: str, folder: Path) -> None:
@@ -134,6 +94,19 @@ def check_graduation(namespace: dict[str, Any], out: str, folder: Path) -> None:
     for other in ("model2", "model3"):
         assert abs(namespace[other].infer(x) - model.infer(x)).max() < 1e-5, other
     assert {"lenet5.onnx", "weights.safetensors"} <= {p.name for p in folder.iterdir()}
+
+
+def check_usage(namespace: dict[str, Any], out: str, folder: Path) -> None:
+    assert namespace["h"].shape == (32, 128) and namespace["dx"].shape == (32, 784)
+    assert namespace["dlogits"].shape == (32, 10)
+    assert namespace["model"].evaluate(namespace["x_batch"], namespace["y_batch"]) == 1.0
+    assert "loss after 200 steps" in out and "accuracy on the batch: 1.00" in out
+    assert namespace["x"].grad.shape == (3, 4) and namespace["gxx"].shape == (3, 4)
+    assert "engine: loss" in out and "accuracy 1.00" in out
+
+
+def check_data(namespace: dict[str, Any], out: str, folder: Path) -> None:
+    assert namespace["data"].x_train.shape == (60_000, 784)
 
 
 def check_phase2(namespace: dict[str, Any], out: str, folder: Path) -> None:
@@ -148,9 +121,11 @@ def check_phase3(namespace: dict[str, Any], out: str, folder: Path) -> None:
 
 # What each docs page's blocks claim: a page with Python blocks needs an entry here.
 DOC_CHECKS = {
+    "docs/data.md": check_data,
     "docs/graduation.md": check_graduation,
     "docs/phase2.md": check_phase2,
     "docs/phase3.md": check_phase3,
+    "docs/usage.md": check_usage,
 }
 
 
@@ -173,6 +148,7 @@ def test_docs_examples_run(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Each page's blocks, in order in one session and in a fresh folder, run both ways and
     print what the page says."""
@@ -181,23 +157,33 @@ def test_docs_examples_run(
     if any("interop." in block for block in blocks):
         for package in ("torch", "onnx"):
             pytest.importorskip(package, reason="the `torch` and `interop` extras")
+    if any("load_mnist(" in block for block in blocks):  # the real data, or a skip
+        monkeypatch.setenv("DEEPLEARNING_DATA", str(request.getfixturevalue("mnist_root")))
     monkeypatch.chdir(tmp_path)
     namespace = run_blocks(blocks, how, ROOT / page)
     DOC_CHECKS[page](namespace, capsys.readouterr().out, tmp_path)
 
 
+COMMAND_PAGES = [README, *(ROOT / "docs" / name for name in (
+    "training.md", "language_models.md", "graduation.md"))]  # fmt: skip
+"""The pages whose ``bash`` blocks run the library, in the order they are run (the exports of
+graduation.md read the checkpoints the others write)."""
+
+
 def command_blocks() -> list[tuple[list[str], str]]:
-    """The README's ``bash`` blocks that run the library, each with the output block that
-    follows it (empty if none): ``([command, ...], output)``. Continued lines are joined; the
-    set-up block (pip and pytest) is left out, since the test suite cannot run itself."""
-    text = README.read_text(encoding="utf-8")
+    """The ``bash`` blocks of `COMMAND_PAGES` that run the library, each with the output block
+    that follows it (empty if none): ``([command, ...], output)``. Continued lines are joined;
+    the set-up block (pip and pytest) is left out, since the test suite cannot run itself."""
     found = []
-    for match in re.finditer(r"```bash\n(.*?)```\n(?:\n[^`]*?\n)?(?:```\n(.*?)```)?", text, re.S):
-        lines = match.group(1).replace("\\\n", " ").splitlines()
-        commands = [" ".join(line.split("  #")[0].split()) for line in lines]
-        commands = [c for c in commands if c.startswith("python -m deeplearning")]
-        if commands:
-            found.append((commands, match.group(2) or ""))
+    for page in COMMAND_PAGES:
+        text = page.read_text(encoding="utf-8")
+        pattern = r"```bash\n(.*?)```\n(?:\n[^`]*?\n)?(?:```\n(.*?)```)?"
+        for match in re.finditer(pattern, text, re.S):
+            lines = match.group(1).replace("\\\n", " ").splitlines()
+            commands = [" ".join(line.split("  #")[0].split()) for line in lines]
+            commands = [c for c in commands if c.startswith("python -m deeplearning")]
+            if commands:
+                found.append((commands, match.group(2) or ""))
     return found
 
 
@@ -217,7 +203,8 @@ def final_accuracies(output: str) -> tuple[float, float]:
 def test_the_readme_runs_these_commands() -> None:
     commands = [c for block, _ in command_blocks() for c in block]
     assert commands == [
-        "python -m deeplearning train --save mnist.npz --plot mnist.png",
+        "python -m deeplearning train --save mnist.npz --plot mnist.png",  # the README's
+        "python -m deeplearning train --save mnist.npz --plot mnist.png",  # training.md's
         "python -m deeplearning evaluate mnist.npz",
         "python -m deeplearning train --help",
         "python -m deeplearning train --model lenet5 --batchnorm --dropout 0.1 "
@@ -251,12 +238,15 @@ def test_readme_commands_run_verbatim_and_print_what_it_shows(
         pytest.importorskip(package, reason="export needs the `torch` and `interop` extras")
     assert mnist_root == text_root, "the README's commands read one DEEPLEARNING_DATA"
     monkeypatch.setenv("DEEPLEARNING_DATA", str(mnist_root))
+    ran: dict[str, subprocess.CompletedProcess[str]] = {}  # a command shown twice runs once
     for commands, shown in command_blocks():
         for command in commands:
-            argv = [sys.executable, *command.split()[1:]]
-            result = subprocess.run(
-                argv, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False
-            )
+            if command not in ran:
+                argv = [sys.executable, *command.split()[1:]]
+                ran[command] = subprocess.run(
+                    argv, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False
+                )
+            result = ran[command]
             assert result.returncode == 0, command + "\n" + result.stdout + result.stderr
             if command.endswith("--help"):
                 assert "usage: deeplearning train" in result.stdout
