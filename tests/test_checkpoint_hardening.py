@@ -433,7 +433,8 @@ RESUME_CASES: list[tuple[str, Edit, str]] = [
         "history record lacks a field",
         lambda h, a: h["history"][1].pop("seconds"),
         r"history\[1\] should be an epoch's record with the entries \['epoch', 'train_loss', "
-        r"'train_acc', 'test_acc', 'seconds', 'samples_per_second'\], but has the entries",
+        r"'train_acc', 'test_acc', 'seconds', 'samples_per_second'\] \(and optionally "
+        r"'test_loss'\), but has the entries",
     ),
     (
         "history record is a number",

@@ -46,7 +46,7 @@ def test_train_prints_epochs_and_writes_checkpoint_and_json(
     assert "final: train acc" in out
     records = json.loads(metrics.read_text())
     assert [r["epoch"] for r in records] == [1, 2]
-    assert set(records[0]) >= {"train_loss", "train_acc", "test_acc", "seconds"}
+    assert set(records[0]) >= {"train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
     assert records[-1]["test_acc"] > 0.9  # the fake digits are easy
     header, arrays = read_checkpoint(save)
     assert header["epoch"] == 2 and header["dataset"] == "mnist"
@@ -253,11 +253,31 @@ def test_resume_continues_exactly(data_dir: Path, tmp_path: Path, extra: list[st
     for key in straight:
         np.testing.assert_array_equal(straight[key], again[key], err_msg=key)
     for a, b in zip(straight_header["history"], resumed_header["history"]):
-        assert (a["epoch"], a["train_loss"], a["test_acc"]) == (
+        assert (a["epoch"], a["train_loss"], a["test_loss"], a["test_acc"]) == (
             b["epoch"],
             b["train_loss"],
+            b["test_loss"],
             b["test_acc"],
         )
+
+
+def test_a_checkpoint_written_before_the_test_loss_resumes(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, resumed, plot = tmp_path / "old.npz", tmp_path / "resumed.npz", tmp_path / "run.png"
+    assert train(data_dir, "--quiet", "--epochs", "1", "--save", str(old)) == 0
+    with np.load(old, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    header = json.loads(str(arrays.pop("header")))
+    for record in (header["metrics"], *header["history"]):
+        del record["test_loss"]  # as the library wrote them before it measured the test loss
+    np.savez(old, header=np.array(json.dumps(header)), **arrays)  # type: ignore[arg-type]
+    plots = ["--plot", str(plot)] if importlib.util.find_spec("matplotlib") else []
+    assert train(data_dir, "--resume", str(old), "--save", str(resumed), *plots) == 0
+    epoch_2 = next(line for line in capsys.readouterr().out.splitlines() if "epoch   2" in line)
+    assert "  test loss " in epoch_2 and epoch_2.index("test loss") < epoch_2.index("test acc")
+    history = read_checkpoint(resumed)[0]["history"]
+    assert history[0]["test_loss"] is None and history[1]["test_loss"] > 0
 
 
 def test_only_training_checkpoints_resume(

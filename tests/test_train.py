@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from typing import Any
@@ -39,8 +40,10 @@ def test_fit_learns_and_reports_each_epoch() -> None:
     assert history[-1].test_acc > 0.95 and history[-1].train_acc > 0.9
     assert all(stats.seconds > 0 and stats.samples_per_second > 0 for stats in history)
     assert set(history[0].to_dict()) == {
-        "epoch", "train_loss", "train_acc", "test_acc", "seconds", "samples_per_second"
+        "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
+        "samples_per_second",
     }  # fmt: skip
+    assert all(0 < stats.test_loss < math.log(3) for stats in history)  # below chance's
     assert str(history[0]).startswith("epoch   1  train loss ")
 
 
@@ -136,9 +139,10 @@ def test_freed_memory_is_left_alone_off_linux(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_epoch_stats_format() -> None:
-    stats = EpochStats(2, 0.12345, 0.9, 0.95, 1.5, 40000.0)
+    stats = EpochStats(2, 0.12345, 0.9, 0.95, 1.5, 40000.0, test_loss=0.06789)
     assert str(stats) == (
-        "epoch   2  train loss 0.1235  train acc 90.00%  test acc 95.00%  1.50 s  40,000 samples/s"
+        "epoch   2  train loss 0.1235  train acc 90.00%  test loss 0.0679  test acc 95.00%  "
+        "1.50 s  40,000 samples/s"
     )
 
 

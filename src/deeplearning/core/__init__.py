@@ -10,7 +10,7 @@
 - `init`: where random numbers come from and the initial weights;
 - `kernels` and `windows`: the numerically delicate array formulas (stable softmax, sigmoid,
   dropout masks, running statistics; sliding windows, im2col);
-- `finite_differences`: numerical gradients; `evaluation`: predictions and accuracy;
+- `finite_differences`: numerical gradients; `evaluation`: predictions, accuracy and loss;
 - `validation`: one checker per kind of argument; `types`: the shared type aliases;
   `atomic`: writing files without leaving half of one behind.
 

@@ -419,22 +419,27 @@ def _check_recipe(recipe: Any, source: object) -> None:
 
 
 def _check_record(record: Any, epoch: int, source: object) -> None:
-    """Epoch ``epoch``'s `EpochStats` as a dict: every field, each a number."""
+    """Epoch ``epoch``'s `EpochStats` as a dict: every field, each a number; ``test_loss`` may
+    be missing or None (records written before it was measured)."""
     names = [field.name for field in fields(EpochStats)]
+    required = [name for name in names if name != "test_loss"]
     where = f"{source}: the header's history[{epoch - 1}]"
-    if not isinstance(record, dict) or sorted(record) != sorted(names):
+    if not isinstance(record, dict) or not set(required) <= record.keys() <= set(names):
         got = f"the entries {sorted(record)}" if isinstance(record, dict) else shown(record)
         raise CheckpointError(
-            f"{where} should be an epoch's record with the entries {names}, but has {got}. {EDITED}"
+            f"{where} should be an epoch's record with the entries {required} (and optionally "
+            f"'test_loss'), but has {got}. {EDITED}"
         )
     if record["epoch"] != epoch or not _is_int(record["epoch"]):
         raise CheckpointError(
             f"{where} should be epoch {epoch}'s record, but is {shown(record['epoch'])}'s. {EDITED}"
         )
     for name in names[1:]:
-        if not _is_real(record[name]):
+        value = record.get(name)
+        if not (_is_real(value) or (name == "test_loss" and value is None)):
+            kind = "a number or null" if name == "test_loss" else "a number"
             raise CheckpointError(
-                f"{where} gives {name}={shown(record[name])}, but {name} must be a number. {EDITED}"
+                f"{where} gives {name}={shown(value)}, but {name} must be {kind}. {EDITED}"
             )
 
 

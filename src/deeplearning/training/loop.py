@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import functional as F
-from ..core.evaluation import evaluate
+from ..core.evaluation import loss_and_accuracy
 from ..core.module import Module
 from ..core.tensor import Tensor
 from ..core.types import RNG, Array
@@ -120,7 +120,12 @@ def _one_figure(number: float) -> str:
 
 @dataclass
 class EpochStats:
-    """What one epoch measured. Train metrics are means over the epoch's batches."""
+    """What one epoch measured. Train metrics are means over the epoch's batches; the test
+    loss (the mean cross-entropy) and accuracy come from one pass over the test set after it.
+
+    ``test_loss`` comes last, with a default, because records written before it was measured
+    lack it: ``EpochStats(**record)`` still rebuilds them, with None (not measured).
+    """
 
     epoch: int
     train_loss: float
@@ -128,14 +133,16 @@ class EpochStats:
     test_acc: float
     seconds: float
     samples_per_second: float
+    test_loss: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def __str__(self) -> str:
+        test_loss = "" if self.test_loss is None else f"test loss {self.test_loss:.4f}  "
         return (
             f"epoch {self.epoch:3d}  train loss {self.train_loss:.4f}  "
-            f"train acc {self.train_acc:.2%}  test acc {self.test_acc:.2%}  "
+            f"train acc {self.train_acc:.2%}  {test_loss}test acc {self.test_acc:.2%}  "
             f"{self.seconds:.2f} s  {self.samples_per_second:,.0f} samples/s"
         )
 
@@ -254,7 +261,8 @@ def fit(
         Maps (N, features) to (N, classes) logits; a `Layer` model or one on the autograd
         engine.
     data : Dataset
-        Train and test arrays; test accuracy is measured after every epoch.
+        Train and test arrays; the test loss (the mean cross-entropy, whatever ``loss_fn``)
+        and accuracy are measured after every epoch (`loss_and_accuracy`).
     optimizer : Optimizer
         Built on ``model.parameters()``.
     epochs : int
@@ -294,10 +302,9 @@ def fit(
                 progress=progress,
             )  # fmt: skip
             seconds = time.perf_counter() - start
-            test_acc = evaluate(model, data.x_test, data.y_test)
-        yield EpochStats(
-            epoch, train_loss, train_acc, test_acc, seconds, len(data.x_train) / seconds
-        )
+            test_loss, test_acc = loss_and_accuracy(model, data.x_test, data.y_test)
+        speed = len(data.x_train) / seconds
+        yield EpochStats(epoch, train_loss, train_acc, test_acc, seconds, speed, test_loss)
 
 
 def _check_fit(
