@@ -4,6 +4,7 @@ inspected before anything is saved."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,12 +12,15 @@ import pytest
 
 from deeplearning import LeNet5, TwoLayerMLP
 from deeplearning.autograd import nn
+from deeplearning.cli.health_plots import plot_health
 from deeplearning.cli.plots import draw_training, grid_shape
 from deeplearning.core.evaluation import loss_and_accuracy, predict
 from deeplearning.core.module import Module
 from deeplearning.data.datasets import Dataset
 from deeplearning.optim import SGD
+from deeplearning.training import batch_gradients
 from deeplearning.training.archive import CheckpointError, check_resume_header
+from deeplearning.training.health import TrainingMonitor
 from deeplearning.training.loop import EpochStats, fit
 from deeplearning.training.recipe import Recipe
 
@@ -120,12 +124,8 @@ def history(epochs: int, test_losses: bool = True) -> list[EpochStats]:
 
 @pytest.fixture
 def plt() -> Any:
-    pytest.importorskip("matplotlib")
-    from deeplearning.cli.plots import require_matplotlib
-
-    pyplot = require_matplotlib()
-    yield pyplot
-    pyplot.close("all")
+    """Matplotlib, or a skip (the pictures are figures of their own: nothing to close)."""
+    return pytest.importorskip("matplotlib")
 
 
 def test_the_curves_draw_the_test_loss_and_accuracies_in_percent(plt: Any) -> None:
@@ -197,3 +197,17 @@ def test_the_grid_fits_the_tiles(count: int, shape: tuple[int, int]) -> None:
 def test_a_grid_never_has_an_empty_row(count: int) -> None:
     rows, columns = grid_shape(count)
     assert (rows - 1) * columns < count <= rows * columns
+
+
+def test_drawing_leaves_pyplot_alone(plt: Any, tmp_path: Path) -> None:
+    """A notebook's inline backend survives a picture: no backend is chosen, no figure is
+    left registered with pyplot."""
+    import matplotlib.pyplot as pyplot
+
+    backend, figures = plt.get_backend(), pyplot.get_fignums()
+    model = TwoLayerMLP(784, 8, 10, rng=0)
+    monitor = TrainingMonitor(model, every=1)
+    x, y = np.random.default_rng(0).random((16, 784), dtype=np.float32), np.arange(16) % 10
+    batch_gradients(model, x, y)
+    plot_health(tmp_path / "h.png", monitor)
+    assert plt.get_backend() == backend and pyplot.get_fignums() == figures

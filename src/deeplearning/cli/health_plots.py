@@ -56,8 +56,8 @@ def plot_health(path: PathLike, monitor: TrainingMonitor) -> None:
     file_format = plot_format(path)
     if not monitor.steps:
         raise ValueError("the health monitor saw no training step: there is nothing to draw")
-    plt = require_matplotlib()
-    figure, panels = plt.subplots(2, 2, figsize=(14, 9), layout="constrained")
+    figure = require_matplotlib()(figsize=(14, 9), layout="constrained")
+    panels = figure.subplots(2, 2)
     step = max(monitor.activations, default=0)
     activations = monitor.activations.get(step, {})
     gradients = monitor.gradients.get(step, {})
@@ -73,7 +73,6 @@ def plot_health(path: PathLike, monitor: TrainingMonitor) -> None:
     panels[1, 1].set_yscale("log")
     with atomic_write(path) as stream:
         figure.savefig(stream, format=file_format, dpi=80)
-    plt.close(figure)
 
 
 def draw_health(path: PathLike, monitor: TrainingMonitor, say: Callable[[str], object]) -> None:

@@ -39,18 +39,18 @@ def plot_format(path: PathLike) -> str:
 
 
 def require_matplotlib() -> Any:
-    """The ``matplotlib.pyplot`` module (on the file-only Agg backend), or a clear error."""
+    """Matplotlib's ``Figure`` class, or a clear error. The pictures are drawn on a ``Figure``
+    of their own and saved from it, so pyplot's state is left alone: no backend is chosen, and
+    a notebook's inline pictures go on working after one is drawn."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401  (first: a submodule found in sys.modules would hide it)
+        from matplotlib.figure import Figure
     except ImportError:
         raise ImportError(
             "plotting needs matplotlib, which is not installed. Install it with:\n"
             '    python -m pip install "deeplearning[train]"     (or: pip install matplotlib)'
         ) from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure
 
 
 def plot_training(
@@ -70,13 +70,9 @@ def plot_training(
         If ``path`` does not end in one of `PLOT_FORMATS` (checked before anything is drawn).
     """
     file_format = plot_format(path)
-    plt = require_matplotlib()
     figure = draw_training(history, model, x_test, y_test, predictions, classes)
-    try:
-        with atomic_write(path) as stream:
-            figure.savefig(stream, format=file_format, dpi=80)
-    finally:
-        plt.close(figure)
+    with atomic_write(path) as stream:
+        figure.savefig(stream, format=file_format, dpi=80)
 
 
 def draw_training(
@@ -100,13 +96,13 @@ def draw_training(
        convolutions, each convolution's maps on one colour scale with its colour bar.
 
     ``predictions`` are the model's labels for ``x_test``; ``x_test`` holds 784 features or
-    (C, 28, 28) images. The caller saves and closes the figure (`plot_training` does).
+    (C, 28, 28) images. The caller saves the figure (`plot_training` does).
     """
-    plt = require_matplotlib()
+    figure_class = require_matplotlib()
     layers = getattr(model, "layers", [])  # a Sequential's: LeNet5, MLP
     convolutions = [layer for layer in layers if isinstance(layer, Conv2dBase)]
     rows = 3 if convolutions else 2
-    figure = plt.figure(figsize=(14, 5 * rows), layout="constrained")
+    figure = figure_class(figsize=(14, 5 * rows), layout="constrained")
     bands = figure.subfigures(rows, 1)
     top, middle = bands[0].subfigures(1, 2), bands[1].subfigures(1, 2)
     _curves(top[0], history)

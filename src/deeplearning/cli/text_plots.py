@@ -44,9 +44,8 @@ def plot_text_training(
         If ``path`` does not end in one of `plots.PLOT_FORMATS` (before anything is drawn).
     """
     file_format = plot_format(path)
-    plt = require_matplotlib()
     attention = getattr(model, "attention_weights", None)
-    figure = plt.figure(figsize=(13 if attention else 7, 5.5), layout="constrained")
+    figure = require_matplotlib()(figsize=(13 if attention else 7, 5.5), layout="constrained")
     panels = figure.subplots(1, 2 if attention else 1, squeeze=False)[0]
     _curves(panels[0], history)
     if attention is not None:
@@ -56,7 +55,6 @@ def plot_text_training(
         _attention(panels[1], blocks[-1][0, 0], labels, len(blocks))  # the last block, head 0
     with atomic_write(path) as stream:
         figure.savefig(stream, format=file_format, dpi=80)
-    plt.close(figure)
 
 
 def _curves(axes: Any, history: Sequence[EvalRecord]) -> None:
