@@ -59,61 +59,74 @@ class BatchNorm1d(BatchNormBase, Layer):
         self._check_dout(dout, self._saved(self._x_hat).shape)
         return self._normalize_backward(dout)
 
+    axes: tuple[int, ...] = (0,)
+    """The axes each channel's statistics are taken over: the batch's (images: and H, W)."""
+
+    def _per_channel(self, values: Array, ndim: int) -> Array:
+        """A (C,) array shaped to broadcast along axis 1 of an ``ndim``-dimensional input."""
+        return values.reshape((1, -1) + (1,) * (ndim - 2))
+
     def _normalize(self, x: Array) -> Array:
-        """The forward pass on rows (M, C): each column normalised over the M rows."""
+        """The forward pass: each channel normalised over `axes`, in place in the layout the
+        input has (no copy into rows: the sums run over the axes directly)."""
         self.weight.used_by(self)
         self.bias.used_by(self)
         if self.training:
-            n = x.shape[0]
+            n = x.size // x.shape[1]
             if n < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs more than one value per channel in training "
                     "mode to estimate a variance; use a larger batch, or call model.eval() to "
                     "predict."
                 )
-            mean, var = x.mean(axis=0), x.var(axis=0)
+            mean, var = x.mean(axis=self.axes), x.var(axis=self.axes)
             update_running_stats(self.running_mean, self.running_var, mean, var, n, self.momentum)
         else:
             mean, var = self.running_mean, self.running_var
-        inv_std = 1 / np.sqrt(var + self.eps)
-        x_hat = (x - mean) * inv_std
+        inv_std = self._per_channel(1 / np.sqrt(var + self.eps), x.ndim)
+        x_hat = (x - self._per_channel(mean, x.ndim)) * inv_std
         self._x_hat, self._inv_std = x_hat, inv_std
-        y: Array = x_hat * self.weight.data + self.bias.data
+        weight, bias = (self._per_channel(p.data, x.ndim) for p in (self.weight, self.bias))
+        y: Array = x_hat * weight + bias
         return y
 
     def _normalize_backward(self, dout: Array) -> Array:
-        """The backward pass on rows (M, C), as `_normalize`."""
+        """The backward pass, as `_normalize`: means and sums over `axes`."""
         x_hat, inv_std = self._saved(self._x_hat), self._saved(self._inv_std)
-        self.weight.grad_written(np.sum(dout * x_hat, axis=0, out=self.weight.grad_out()))
-        self.bias.grad_written(np.sum(dout, axis=0, out=self.bias.grad_out()))
-        g = dout * self.weight.data
+        axes = self.axes
+        self.weight.grad_written(np.sum(dout * x_hat, axis=axes, out=self.weight.grad_out()))
+        self.bias.grad_written(np.sum(dout, axis=axes, out=self.bias.grad_out()))
+        g = dout * self._per_channel(self.weight.data, dout.ndim)
         if not self.training:  # the statistics are constants: an affine map
             dx: Array = g * inv_std
             return dx
-        dx = (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)) * inv_std
+        mean_g = g.mean(axis=axes, keepdims=True)
+        mean_gx = (g * x_hat).mean(axis=axes, keepdims=True)
+        dx = (g - mean_g - x_hat * mean_gx) * inv_std
         return dx
 
 
 class BatchNorm2d(BatchNorm1d):
     """Batch normalisation of images (N, C, H, W), per channel: `BatchNorm1d`'s formulas with
-    each channel's statistics taken over N, H and W (its N H W values as the rows).
+    each channel's statistics taken over N, H and W (`axes`).
 
     Parameters: as `BatchNormBase`. Shape: (N, C, H, W) -> the same.
     """
 
     image = True
+    axes = (0, 2, 3)
     _shape: tuple[int, ...] | None = None  # the last input's shape
 
     def forward(self, x: Array) -> Array:
         x = self.as_input(x, self.weight.dtype)
         self.check_input(x.shape)
         self._shape = x.shape
-        return _from_rows(self._normalize(_to_rows(x)), x.shape)
+        return self._normalize(x)
 
     def backward(self, dout: Array) -> Array:
         dout = np.asarray(dout, dtype=self.weight.dtype)
         self._check_dout(dout, self._saved(self._shape))
-        return _from_rows(self._normalize_backward(_to_rows(dout)), dout.shape)
+        return self._normalize_backward(dout)
 
 
 class LayerNorm(LayerNormBase, Layer):
@@ -165,16 +178,3 @@ class LayerNorm(LayerNormBase, Layer):
         mean_g, mean_gx = g.mean(axes, keepdims=True), (g * x_hat).mean(axes, keepdims=True)
         dx: Array = (g - mean_g - x_hat * mean_gx) * inv_std
         return dx
-
-
-def _to_rows(x: Array) -> Array:
-    """Images (N, C, H, W) as rows (N H W, C): one row per pixel, one column per channel."""
-    rows: Array = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
-    return rows
-
-
-def _from_rows(rows: Array, shape: tuple[int, ...]) -> Array:
-    """The inverse of `_to_rows`, for images of ``shape``."""
-    n, c, h, w = shape
-    images: Array = rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-    return images
