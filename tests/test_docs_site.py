@@ -63,3 +63,20 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert (site / "phase1" / "index.html").is_file()
     layers = (site / "reference" / "layers" / "index.html").read_text(encoding="utf-8")
     assert "deeplearning.layers.linear" in layers and "in_features" in layers
+
+
+@pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11),
+    reason="argparse words its help differently in each Python; docs/cli.md is made with 3.11",
+)
+def test_the_cli_reference_is_current() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "cli_reference", REPO / "tools" / "cli_reference.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    page = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert page == tool.reference(), "docs/cli.md is stale: python tools/cli_reference.py"
+    for command in tool.COMMANDS:
+        assert f"## deeplearning {command}\n" in page
