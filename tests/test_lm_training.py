@@ -126,6 +126,20 @@ def test_the_whole_split_loss_is_the_mean_over_its_windows_tokens() -> None:
         evaluate_split(model, data, "test")
 
 
+def test_the_whole_split_is_evaluated_on_the_threads_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One BLAS thread by default, as training evaluates; None leaves BLAS alone."""
+    import deeplearning.training.lm_loop as lm_loop
+
+    asked: list[Any] = []
+    real = lm_loop.blas_threads
+    monkeypatch.setattr(lm_loop, "blas_threads", lambda n: asked.append(n) or real(n))
+    data = streams(block_size=16)
+    model = RecurrentLanguageModel(TOKENIZER.vocab_size, 4, 8, "rnn", rng=1)
+    default = evaluate_split(model, data)
+    assert evaluate_split(model, data, threads=None) == pytest.approx(default, rel=1e-5)
+    assert asked == [lm_loop.DEFAULT_BLAS_THREADS, None]
+
+
 def test_names_streams_and_contexts_count_the_same_targets() -> None:
     stream = names_stream(WORDS[:2], NAMES)
     assert NAMES.decode(stream) == ".emma.olivia."

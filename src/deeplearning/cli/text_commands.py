@@ -41,7 +41,7 @@ from ..training.lm_checkpoint import (
 )
 from ..training.lm_loop import EvalRecord, evaluate_split, train_language_model
 from ..training.lm_recipe import TEXT_MODELS, TextRecipe
-from ..training.loop import TrainingDivergedError, blas_threads
+from ..training.loop import TrainingDivergedError
 from .health_plots import draw_health, watch
 from .outputs import check_outputs
 from .parser import UsageError, check_train_kind
@@ -144,8 +144,7 @@ def train_text(args: argparse.Namespace) -> int:
         print(f"interrupted; the last evaluation was at iteration {done}.{_kept(args, saved)}",
               file=sys.stderr)  # fmt: skip
         return 130
-    with blas_threads(recipe.threads):  # as the evaluations during training
-        loss = evaluate_split(model, data, "val")
+    loss = evaluate_split(model, data, "val", threads=recipe.threads)  # as during training
     print(f"final: iter {recipe.iters}, val loss {loss:.4f} on the whole validation split "
           f"({data.targets('val'):,} tokens)")  # fmt: skip
     if args.save and saved is not None:

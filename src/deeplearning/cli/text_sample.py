@@ -88,8 +88,7 @@ def evaluate_text(args: argparse.Namespace) -> int:
     print(f"{args.checkpoint}: {kind} ({type(model).__name__}){where}, {dataset}")
     for split in ("val", "test"):
         if split in data.splits:
-            with blas_threads(DEFAULT_BLAS_THREADS):  # the threads training evaluated with
-                loss = evaluate_split(model, data, split)
+            loss = evaluate_split(model, data, split)  # the threads training evaluated with
             print(f"{split} loss: {loss:.4f} over the whole {SPLIT_NAMES[split]} split "
                   f"({data.targets(split):,} tokens)")  # fmt: skip
     return 0

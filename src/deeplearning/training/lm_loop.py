@@ -167,16 +167,24 @@ def estimate_loss(
     return losses
 
 
-def evaluate_split(model: Module, data: LanguageData, split: str = "val") -> float:
+def evaluate_split(
+    model: Module,
+    data: LanguageData,
+    split: str = "val",
+    *,
+    threads: int | None = DEFAULT_BLAS_THREADS,
+) -> float:
     """The mean loss over every target of ``split`` once (`LanguageData.eval_batches`; for a
     stream, non-overlapping windows of block_size, `lm_data`), in evaluation mode: the sum of
-    every target's negative log-likelihood over their number."""
+    every target's negative log-likelihood over their number. ``threads``: BLAS threads, as in
+    `train_language_model` (None leaves BLAS alone)."""
     if split not in data.splits:
         raise ValueError(f"no {split!r} split in this data set; it has {list(data.splits)}")
     was_training = model.training
     model.eval()
     try:
-        total = sum(batch_nll(model, x, y) for x, y in data.eval_batches(split))
+        with blas_threads(threads):
+            total = sum(batch_nll(model, x, y) for x, y in data.eval_batches(split))
     finally:
         model.train(was_training)
     return total / data.targets(split)
