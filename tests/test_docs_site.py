@@ -4,7 +4,6 @@ pointed at the site's pages (or lose their target when the site has no such page
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,16 +12,14 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
+from conftest import load_tool
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def load_hooks() -> ModuleType:
     pytest.importorskip("mkdocs", reason="the `docs` extra")
-    spec = importlib.util.spec_from_file_location("docs_hooks", REPO / "tools" / "docs_hooks.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("docs_hooks")
 
 
 def page(uri: str) -> SimpleNamespace:
@@ -70,12 +67,7 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     reason="argparse words its help differently in each Python; docs/cli.md is made with 3.11",
 )
 def test_the_cli_reference_is_current() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "cli_reference", REPO / "tools" / "cli_reference.py"
-    )
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("cli_reference")
     page = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
     assert page == tool.reference(), "docs/cli.md is stale: python tools/cli_reference.py"
     for command in tool.COMMANDS:

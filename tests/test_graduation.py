@@ -4,7 +4,6 @@ predicts what it predicts here; a GPT checkpoint writes in PyTorch with our logi
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from types import ModuleType
@@ -15,20 +14,15 @@ import deeplearning as dl
 from deeplearning.data.text import CharTokenizer
 from deeplearning.training.checkpoint import save_checkpoint
 
-from conftest import write_fake_dataset
+from conftest import load_tool, write_fake_dataset
 
 pytest.importorskip("torch", reason="the walk-through needs the `torch` extra")
 pytest.importorskip("onnxruntime", reason="the walk-through needs the `interop` extra")
 pytest.importorskip("onnx", reason="the walk-through needs the `interop` extra")
 
 
-def load_tool() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "tools" / "graduation.py"
-    spec = importlib.util.spec_from_file_location("graduation", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def graduation() -> ModuleType:
+    return load_tool("graduation")
 
 
 def check_walk_through(out: str, images: int) -> None:
@@ -54,7 +48,7 @@ def test_the_walk_through_on_a_small_data_set(
 ) -> None:
     write_fake_dataset(tmp_path / "mnist", n_train=256, n_test=64)
     argv = ["--data-dir", str(tmp_path), "--epochs-here", "1", "--gpt", str(gpt)]
-    assert load_tool().main(argv) == 0
+    assert graduation().main(argv) == 0
     out = capsys.readouterr().out
     check_walk_through(out, 64)
     difference = re.search(r"the logits of the prompt differ from ours by at most (\S+)\n", out)
@@ -65,7 +59,7 @@ def test_the_walk_through_on_a_small_data_set(
 def test_bad_arguments_and_a_missing_data_set_are_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tool = load_tool()
+    tool = graduation()
     for argv, message in [
         (["--samples", "0"], "argument --samples: must be a positive int, got '0'"),
         (["--gpt", str(tmp_path / "no.npz")], f"argument --gpt: no file {tmp_path / 'no.npz'}"),
@@ -83,7 +77,7 @@ def test_bad_arguments_and_a_missing_data_set_are_one_line(
 def test_the_walk_through_on_mnist(mnist_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """docs/graduation.md's run, on the first 6,000 training images (about 30 s)."""
     argv = ["--data-dir", str(mnist_root), "--epochs-here", "1", "--samples", "6000"]
-    assert load_tool().main(argv) == 0
+    assert graduation().main(argv) == 0
     out = capsys.readouterr().out
     check_walk_through(out, 10_000)
     accuracy = re.search(r"epoch 2 in PyTorch: test acc ([\d.]+)%", out)

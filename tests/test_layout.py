@@ -28,6 +28,8 @@ import deeplearning
 from deeplearning.core.function import Function
 from deeplearning.core.module import Module
 
+from conftest import load_tool
+
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO / "src" / "deeplearning"
 MAX_LINES = 500
@@ -113,13 +115,7 @@ def test_the_import_contracts_hold() -> None:
 
 
 def load_import_graph() -> ModuleType:
-    """tools/import_graph.py, loaded from its path (tools/ is not a package)."""
-    path = REPO / "tools" / "import_graph.py"
-    spec = importlib.util.spec_from_file_location("import_graph", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("import_graph")
 
 
 def test_the_import_graph_of_the_folders() -> None:

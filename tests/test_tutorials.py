@@ -3,24 +3,14 @@ executed once, in order, without errors; and each runs top to bottom in the fast
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from conftest import load_tool
 
-def load_tool() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "tools" / "tutorials.py"
-    spec = importlib.util.spec_from_file_location("tutorials", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TOOL = load_tool()
+TOOL = load_tool("tutorials")
 CHAPTERS = TOOL.sources()
 NEEDS_DATA = ("02", "04", "05", "06")
 """The chapters that read real data sets (MNIST, tiny Shakespeare, names)."""
