@@ -96,13 +96,15 @@ def activation_stats(model: Module, x: Any) -> dict[str, ActivationStats]:
     """The `ActivationStats` of each activation module of ``model`` on the batch ``x``, in the
     model's mode (training: BatchNorm and Dropout as in a training step), recording no graph."""
     seen: dict[str, ActivationStats] = {}
+
+    def record(name: str) -> Any:
+        def hook(module: Module, args: Any, output: Any) -> None:
+            seen[name] = output_stats(type(module).__name__, _array(output))
+
+        return hook
+
     handles = [
-        module.register_forward_hook(
-            lambda m, args, out, name=name: seen.__setitem__(
-                name, output_stats(type(m).__name__, _array(out))
-            )
-        )
-        for name, module in activation_modules(model)
+        module.register_forward_hook(record(name)) for name, module in activation_modules(model)
     ]
     try:
         model.infer(x)
@@ -187,12 +189,13 @@ class TrainingMonitor:
                     norm = float(np.linalg.norm(param.grad))
                     self.grad_norms.setdefault(name, []).append(norm)
                 before = self._before.get(name)
-                if before is not None and param.data.ndim >= 2:
+                if before is not None:  # a weight
                     change = np.std(param.data - before) / max(float(np.std(before)), 1e-30)
                     self.update_ratios.setdefault(name, []).append(
                         float(np.log10(max(change, 1e-30)))
                     )
-        self._before = {name: param.data.copy() for name, param in params.items()}
+        # The weights as they are before the next step (the ratio is the weights' only).
+        self._before = {name: p.data.copy() for name, p in params.items() if p.data.ndim >= 2}
         self.steps += 1
 
 
