@@ -37,7 +37,7 @@ from ..interop import save_onnx, to_torch
 from ..layers import LeNet5, TwoLayerMLP
 from ..training.loop import blas_threads
 from .synthetic import synthetic_mnist
-from .timing import torch_threads, torch_version
+from .timing import package_version, torch_threads, torch_version
 
 MODELS: dict[str, tuple[Callable[..., Module], Callable[..., Module], tuple[int, ...]]] = {
     "lenet5": (LeNet5, engine.LeNet5, (1, 28, 28)),
@@ -108,7 +108,7 @@ def run_inference_benchmark(
             f"batch), got {images}"
         )
     pool, _ = synthetic_mnist(max(BATCHES), seed)
-    result = InferenceResult(repeats, images, torch_version(), _version("onnxruntime"))
+    result = InferenceResult(repeats, images, torch_version(), package_version("onnxruntime"))
     with tempfile.TemporaryDirectory() as folder, blas_threads(1), torch_threads(1):
         for name, (layers_model, engine_model, shape) in MODELS.items():
             model = layers_model(rng=seed).eval()
@@ -142,7 +142,7 @@ def _runners(
                 return net(torch.from_numpy(x)).numpy()
 
         runners["PyTorch"] = in_torch
-    if _version("onnxruntime") is not None and _version("onnx") is not None:
+    if package_version("onnxruntime") is not None and package_version("onnx") is not None:
         runtime = importlib.import_module("onnxruntime")
         save_onnx(model, path, example_input=np.zeros((1, *shape), dtype=np.float32))
         options = runtime.SessionOptions()
@@ -162,11 +162,3 @@ def _seconds_per_image(predict: Predict, x: Array, batch: int, images: int) -> f
     for inputs in batches:
         predict(inputs)
     return (time.perf_counter() - start) / images
-
-
-def _version(package: str) -> str | None:
-    """A package's version, or None when it is not installed."""
-    try:
-        return str(importlib.import_module(package).__version__)
-    except ImportError:
-        return None

@@ -7,6 +7,7 @@ memory (or a short warm-up), so that only the training loop is timed.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections.abc import Iterator
@@ -54,13 +55,17 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(default)
 
 
-def torch_version() -> str | None:
-    """PyTorch's version, or None when it is not installed."""
+def package_version(package: str) -> str | None:
+    """An installed package's version (``torch``, ``onnxruntime``), or None without it."""
     try:
-        import torch
+        return str(importlib.import_module(package).__version__)
     except ImportError:
         return None
-    return str(torch.__version__)
+
+
+def torch_version() -> str | None:
+    """PyTorch's version, or None when it is not installed."""
+    return package_version("torch")
 
 
 def profile_split(epoch: Epoch, parts: dict[str, Part]) -> dict[str, float]:
